@@ -10,10 +10,18 @@
 //! never reads the process environment and never opens a database. It reads and writes plain
 //! files only where a function says so. Time, ids and environment arrive as values.
 
+pub mod assets;
+pub mod config;
+pub mod costs;
 pub mod domain;
+pub mod guard;
+pub mod hook;
 pub mod ids;
 pub mod layout;
+pub mod mail;
+pub mod manifest;
 pub mod names;
+pub mod overlay;
 pub mod ports;
 pub mod time;
 

@@ -1,0 +1,1 @@
+//! The Claude Code hook protocol: payloads in, decisions and context out. (Being written.)

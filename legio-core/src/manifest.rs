@@ -1,0 +1,1 @@
+//! The agent manifest (`.legio/agent-manifest.json`). (Being written.)
