@@ -21,6 +21,7 @@ pub mod layout;
 pub mod mail;
 pub mod manifest;
 pub mod names;
+pub mod ops;
 pub mod overlay;
 pub mod ports;
 pub mod time;

@@ -1,0 +1,25 @@
+//! One module per subcommand; each parses nothing (clap did) and delegates to library code.
+
+mod completions;
+mod hook;
+mod mail;
+mod task;
+
+use crate::cli::Command;
+use crate::context::Ctx;
+use crate::error::{CliError, CliResult};
+use crate::output::Printer;
+
+/// Runs one command.
+pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult {
+    match command {
+        Command::Completions(args) => completions::run(&args, out),
+        Command::Task(cmd) => task::run(cmd, ctx, out),
+        Command::Mail(cmd) => mail::run(cmd, ctx, out),
+        Command::Hook(args) => hook::run(&args, ctx, out),
+        Command::Log(args) => hook::run_log(&args, ctx, out),
+        other => Err(CliError::failure(format!(
+            "{other:?} is not implemented yet"
+        ))),
+    }
+}

@@ -1,0 +1,73 @@
+//! What every command needs: the environment, the working directory, the clock, and the
+//! project (its layout, resolved from any directory including an agent's worktree).
+
+use std::path::{Path, PathBuf};
+
+use legio_core::layout::find_project_root;
+use legio_core::{Layout, SystemClock};
+
+use crate::env::Env;
+use crate::error::{CliError, CliResult};
+
+/// The context of one legio invocation.
+pub struct Ctx<'a> {
+    /// The process environment.
+    pub env: &'a Env,
+    /// Where legio was started (or `-C DIR`).
+    pub cwd: PathBuf,
+    /// The clock.
+    pub clock: SystemClock,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context rooted at `dir` (default: the current directory).
+    pub fn new(env: &'a Env, dir: Option<PathBuf>) -> CliResult<Self> {
+        let cwd = match dir {
+            Some(d) => d,
+            None => std::env::current_dir().map_err(|e| {
+                CliError::failure(format!("cannot read the current directory: {e}"))
+            })?,
+        };
+        let cwd = std::fs::canonicalize(&cwd)
+            .map_err(|e| CliError::usage(format!("cannot use directory {}: {e}", cwd.display())))?;
+        Ok(Self {
+            env,
+            cwd,
+            clock: SystemClock,
+        })
+    }
+
+    /// The git repository root legio works in, found without running git: `$LEGIO_ROOT` when
+    /// set (agents), else the main checkout of the repository containing the working directory.
+    pub fn repo_root(&self) -> CliResult<PathBuf> {
+        if let Some(root) = &self.env.root {
+            return Ok(root.clone());
+        }
+        find_project_root(&self.cwd).ok_or_else(|| {
+            CliError::failure(format!(
+                "{} is not inside a git repository",
+                self.cwd.display()
+            ))
+            .hint("run `git init` first, or `cd` into your repository")
+        })
+    }
+
+    /// The initialised project: its root must hold `.legio/`.
+    pub fn project(&self) -> CliResult<Layout> {
+        let root = self.repo_root()?;
+        let layout = Layout::new(root);
+        if !layout.legio_dir().is_dir() {
+            return Err(not_initialised(layout.root()));
+        }
+        Ok(layout)
+    }
+}
+
+/// The error for a repository without `.legio/`.
+pub fn not_initialised(root: &Path) -> CliError {
+    CliError::failure(format!(
+        "{} is not a legio project (no .legio/ directory)",
+        root.display()
+    ))
+    .hint("run `legio init` in the repository first")
+}
