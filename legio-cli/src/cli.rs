@@ -307,6 +307,10 @@ pub struct HookArgs {
     /// The agent (default: $LEGIO_AGENT_NAME; without either, the hook does nothing).
     #[arg(long)]
     pub agent: Option<String>,
+    /// The agent to act as when neither --agent nor $LEGIO_AGENT_NAME is set (the project-root
+    /// settings use `--default-agent orchestrator` for the human's own session).
+    #[arg(long, value_name = "NAME")]
+    pub default_agent: Option<String>,
 }
 
 /// legio 0.1.0's `log` events.

@@ -25,8 +25,13 @@ use crate::stores;
 /// `legio hook`.
 pub fn run(args: &HookArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     let event: HookEvent = args.event.parse()?;
-    let Some(agent) = args.agent.clone().or_else(|| ctx.env.agent_name.clone()) else {
-        // Not an agent's session (the human's own Claude Code): nothing to do.
+    let agent = args
+        .agent
+        .clone()
+        .or_else(|| ctx.env.agent_name.clone())
+        .or_else(|| args.default_agent.clone());
+    let Some(agent) = agent else {
+        // Not an agent's session and no default: nothing to do.
         return Ok(());
     };
     let payload = read_payload();

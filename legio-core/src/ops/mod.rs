@@ -3,3 +3,4 @@
 
 pub mod checkpoint;
 pub mod hook;
+pub mod settings;
