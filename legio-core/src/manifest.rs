@@ -20,6 +20,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::assets;
 use crate::config::{Config, MODEL_CHOICES, is_valid_model};
 use crate::domain::agent::Capability;
 
@@ -141,7 +142,7 @@ impl AgentDefinition {
         }
         Self {
             role,
-            file: format!("{role}.md"),
+            file: assets::role_file_name(role).to_owned(),
             model: role.default_model().to_owned(),
             tools: strings(tools),
             capabilities: strings(default_tags(role)),
