@@ -7,7 +7,7 @@
 //! and its renderer cannot drift apart silently. The quality gates come from the project's
 //! `qualityGates` config, and the spawning section names exactly the roles the agent may start.
 //!
-//! [`write`] stores an overlay as `<worktree>/.claude/CLAUDE.md` (where Claude Code reads it),
+//! [`write()`] stores an overlay as `<worktree>/.claude/CLAUDE.md` (where Claude Code reads it),
 //! refusing the project root so the user's own file is never replaced. Root roles receive the
 //! rendered text as their system prompt instead.
 
