@@ -1,0 +1,238 @@
+//! One database file: opening it, migrating it, running transactions, and turning SQLite's
+//! errors into [`StoreError`]s that name the file.
+//!
+//! Every store holds one [`Db`]. Opening a file that is already at this binary's schema version
+//! costs two pragmas and one header read (no DDL), because the per-tool-call hook opens several
+//! databases in every process.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use legio_core::ports::StoreError;
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+
+use crate::migrate::Schema;
+
+/// How a database file is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// How long to wait for another process's lock before failing with
+    /// [`StoreError::Busy`]. Default: 5 seconds, as in legio 0.1.0.
+    pub busy_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why an operation inside a store failed, before the file name is attached.
+///
+/// Store code returns this from closures run by [`Db::read`] and [`Db::write`] so that `?` works
+/// on SQLite errors, on undecodable values and on domain errors alike; [`Db`] turns it into a
+/// [`StoreError`] in one place.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// SQLite reported an error.
+    Sql(rusqlite::Error),
+    /// A stored value could not be decoded.
+    BadValue {
+        /// The column it came from.
+        column: String,
+        /// The value, rendered for the message.
+        value: String,
+    },
+    /// A complete domain error (not found, conflict, invalid input).
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// An open database file.
+#[derive(Debug)]
+pub(crate) struct Db {
+    conn: Connection,
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+impl Db {
+    /// Opens (creating it and its parent directory if missing) and migrates the file at `path`.
+    pub(crate) fn open(
+        path: &Path,
+        schema: &Schema,
+        options: &OpenOptions,
+    ) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                reason: format!("cannot create directory {}: {e}", parent.display()),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        let db = Self {
+            conn,
+            path: path.to_path_buf(),
+            busy_timeout: options.busy_timeout,
+        };
+        db.configure().map_err(|f| db.fail(f))?;
+        let version = db.user_version().map_err(|f| db.fail(f))?;
+        if version == schema.latest() {
+            return Ok(db);
+        }
+        db.check_not_too_new(version, schema)?;
+        db.migrate(schema)?;
+        Ok(db)
+    }
+
+    /// The file this database lives in.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the connection outside an explicit transaction: for reads (one statement
+    /// is one consistent snapshot) and for single-statement writes, which SQLite makes atomic.
+    pub(crate) fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        work(&self.conn).map_err(|f| self.fail(f))
+    }
+
+    /// Runs `work` inside `BEGIN IMMEDIATE ... COMMIT`: the write lock is taken before the first
+    /// read, so a read-modify-write cannot interleave with another process's. Any error rolls
+    /// everything back.
+    pub(crate) fn write<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        let run = || -> Result<T, Failure> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|f| self.fail(f))
+    }
+
+    /// Attaches the file name to a failure, mapping SQLite's error codes onto [`StoreError`].
+    pub(crate) fn fail(&self, failure: Failure) -> StoreError {
+        match failure {
+            Failure::Store(e) => e,
+            Failure::BadValue { column, value } => StoreError::BadValue {
+                path: self.path.clone(),
+                column,
+                value,
+            },
+            Failure::Sql(e) => self.sql_error(&e),
+        }
+    }
+
+    /// The one place SQLite errors become store errors.
+    fn sql_error(&self, e: &rusqlite::Error) -> StoreError {
+        let path = self.path.clone();
+        let reason = e.to_string();
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
+                path,
+                waited_ms: u64::try_from(self.busy_timeout.as_millis()).unwrap_or(u64::MAX),
+            },
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+                StoreError::Corrupt { path, reason }
+            }
+            Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
+                StoreError::Open { path, reason }
+            }
+            Some(ErrorCode::ConstraintViolation) => {
+                StoreError::Conflict(format!("{} refused the change: {reason}", path.display()))
+            }
+            _ => StoreError::Sql {
+                path,
+                message: reason,
+            },
+        }
+    }
+
+    fn configure(&self) -> Result<(), Failure> {
+        self.conn.busy_timeout(self.busy_timeout)?;
+        // Hook processes are short-lived: a checkpoint on every close would put an fsync on the
+        // hot path. SQLite's automatic checkpoint (every 1000 WAL pages) keeps the WAL bounded.
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    }
+
+    fn user_version(&self) -> Result<i64, Failure> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn check_not_too_new(&self, version: i64, schema: &Schema) -> Result<(), StoreError> {
+        if version > schema.latest() {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: schema.latest(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Switches to WAL and applies the missing migrations in one immediate transaction. Another
+    /// process may have migrated the file meanwhile: the version is read again under the lock.
+    fn migrate(&self, schema: &Schema) -> Result<(), StoreError> {
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| self.fail(e.into()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                path: self.path.clone(),
+                reason: format!(
+                    "SQLite kept journal mode {mode:?} instead of WAL; legio needs a local file system that supports shared memory"
+                ),
+            });
+        }
+        self.write(|conn| {
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            self.check_not_too_new(version, schema)?;
+            schema
+                .apply(conn, version)
+                .map_err(|(step, e)| self.migration_failure(step, &e))?;
+            Ok(())
+        })
+    }
+
+    fn migration_failure(&self, step: &str, e: &rusqlite::Error) -> Failure {
+        match self.sql_error(e) {
+            StoreError::Sql { path, message } => Failure::Store(StoreError::Sql {
+                path,
+                message: format!("migration \"{step}\" failed, nothing was changed: {message}"),
+            }),
+            other => Failure::Store(other),
+        }
+    }
+}
+
+fn open_error(path: &Path, e: &rusqlite::Error) -> StoreError {
+    StoreError::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
