@@ -6,7 +6,7 @@
 //! databases in every process.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use legio_core::ports::StoreError;
 use rusqlite::config::DbConfig;
@@ -83,7 +83,9 @@ impl Db {
                 reason: format!("cannot create directory {}: {e}", parent.display()),
             })?;
         }
-        let conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        let mut conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        conn.busy_handler(Some(patient_waiter(options.busy_timeout)))
+            .map_err(|e| open_error(path, &e))?;
         let db = Self {
             conn,
             path: path.to_path_buf(),
@@ -168,7 +170,6 @@ impl Db {
     }
 
     fn configure(&self) -> Result<(), Failure> {
-        self.conn.busy_timeout(self.busy_timeout)?;
         // Hook processes are short-lived: a checkpoint on every close would put an fsync on the
         // hot path. SQLite's automatic checkpoint (every 1000 WAL pages) keeps the WAL bounded.
         self.conn
@@ -197,18 +198,7 @@ impl Db {
     /// Switches to WAL and applies the missing migrations in one immediate transaction. Another
     /// process may have migrated the file meanwhile: the version is read again under the lock.
     fn migrate(&self, schema: &Schema) -> Result<(), StoreError> {
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| self.fail(e.into()))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Open {
-                path: self.path.clone(),
-                reason: format!(
-                    "SQLite kept journal mode {mode:?} instead of WAL; legio needs a local file system that supports shared memory"
-                ),
-            });
-        }
+        self.enter_wal()?;
         self.write(|conn| {
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             self.check_not_too_new(version, schema)?;
@@ -219,6 +209,40 @@ impl Db {
         })
     }
 
+    /// Sets WAL journaling, retrying while other processes hold the file.
+    ///
+    /// Switching a new file to WAL reads its header and then upgrades to an exclusive lock;
+    /// SQLite does not call the busy handler for such an upgrade (it could deadlock), so when
+    /// several processes create the same file at once the loser gets `SQLITE_BUSY` at once.
+    fn enter_wal(&self) -> Result<(), StoreError> {
+        let began = Instant::now();
+        let mut attempt = 0u64;
+        loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            {
+                Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+                Ok(mode) => {
+                    return Err(StoreError::Open {
+                        path: self.path.clone(),
+                        reason: format!(
+                            "SQLite kept journal mode {mode:?} instead of WAL; legio needs a local file system that supports shared memory"
+                        ),
+                    });
+                }
+                Err(e)
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && began.elapsed() < self.busy_timeout =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_micros(500 + (attempt * 7919) % 2000));
+                }
+                Err(e) => return Err(self.fail(e.into())),
+            }
+        }
+    }
+
     fn migration_failure(&self, step: &str, e: &rusqlite::Error) -> Failure {
         match self.sql_error(e) {
             StoreError::Sql { path, message } => Failure::Store(StoreError::Sql {
@@ -227,6 +251,29 @@ impl Db {
             }),
             other => Failure::Store(other),
         }
+    }
+}
+
+/// A busy handler that waits up to `timeout` for another process's lock, polling every few
+/// milliseconds.
+///
+/// SQLite's own handler backs off to 100 ms naps; when many hook processes write at once, a
+/// waiter that has been asleep that long keeps losing the lock to newer waiters and can time out
+/// although the lock was free most of the time. Short naps with a little jitter keep waiting
+/// roughly fair at a negligible CPU cost.
+fn patient_waiter(timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
+    let mut began = Instant::now();
+    let seed = u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    move |attempt| {
+        if attempt == 0 {
+            began = Instant::now();
+        }
+        if began.elapsed() >= timeout {
+            return false;
+        }
+        let mix = seed ^ u64::from(attempt.unsigned_abs()).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        std::thread::sleep(Duration::from_micros(500 + (mix >> 32) % 2500));
+        true
     }
 }
 

@@ -237,6 +237,17 @@ impl MailStore for SqliteMailStore {
     ) -> StoreResult<Vec<MailMessage>> {
         let reader = audience.filter(|a| *a != Audience::Both);
         self.db.read(|conn| {
+            // Most hook calls find nothing: look first without taking the write lock.
+            let any: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM messages
+                     WHERE to_agent = ?1 AND read = 0
+                       AND (?2 IS NULL OR audience = ?2 OR audience = 'both'))",
+                )?
+                .query_row(params![agent, reader.map(Audience::as_str)], |r| r.get(0))?;
+            if !any {
+                return Ok(Vec::new());
+            }
             let mut claimed: Vec<(i64, MailMessage)> = {
                 let mut stmt = conn.prepare_cached(concat!(
                     "UPDATE messages SET read = 1

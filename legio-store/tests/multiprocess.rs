@@ -9,15 +9,18 @@ use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use legio_core::Layout;
 use legio_core::domain::agent::{AgentSession, AgentState, Capability};
+use legio_core::domain::event::{EventType, NewEvent};
 use legio_core::domain::mail::{MailType, NewMail};
 use legio_core::domain::merge::NewMergeEntry;
 use legio_core::names::AgentName;
 use legio_core::ports::store::{
-    Admission, AdmissionLimits, MailFilter, MailStore, MergeQueue, SessionStore,
+    Admission, AdmissionLimits, EventQuery, EventStore, MailFilter, MailStore, MergeQueue,
+    SessionStore,
 };
 use legio_core::time::Timestamp;
-use legio_store::{SqliteMailStore, SqliteMergeQueue, SqliteSessionStore};
+use legio_store::{SqliteMailStore, SqliteMergeQueue, SqliteSessionStore, Stores};
 
 const SENDERS: usize = 16;
 const MESSAGES_PER_SENDER: usize = 200;
@@ -27,6 +30,7 @@ const REGISTRANTS: usize = 12;
 const MAX_CONCURRENT: u32 = 5;
 const QUEUE_ENTRIES: usize = 60;
 const MERGERS: usize = 6;
+const OPENERS: usize = 16;
 
 type Scenario = (&'static str, fn() -> Result<(), String>);
 
@@ -40,6 +44,10 @@ const SCENARIOS: &[Scenario] = &[
         registration_limit,
     ),
     ("merge_claims_are_exclusive_across_processes", merge_claims),
+    (
+        "a_new_project_can_be_opened_by_many_processes_at_once",
+        fresh_project,
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -270,6 +278,33 @@ fn merge_claims() -> Result<(), String> {
     })
 }
 
+fn fresh_project() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = dir.path().join("project");
+    let go = dir.path().join("go");
+    let mut children = Vec::new();
+    for i in 0..OPENERS {
+        children.push(spawn(&[
+            "open".into(),
+            text(&root),
+            format!("agent-{i}"),
+            text(&go),
+        ])?);
+    }
+    std::fs::write(&go, "").map_err(|e| e.to_string())?;
+    for child in children {
+        finish(child)?;
+    }
+    let stores = Stores::open_all(&Layout::new(&root)).map_err(|e| e.to_string())?;
+    let events = stores
+        .events
+        .query(&EventQuery::default())
+        .map_err(|e| e.to_string())?;
+    check(events.len() == OPENERS, || {
+        format!("{} of {OPENERS} events recorded", events.len())
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Child side
 // ---------------------------------------------------------------------------------------------
@@ -297,6 +332,13 @@ fn child(args: &[String]) -> Result<(), String> {
             wait_for(Path::new(arg(2)?))?;
             merge(Path::new(arg(1)?))
         }
+        "open" => {
+            wait_for(Path::new(arg(3)?))?;
+            let stores = Stores::open_all(&Layout::new(arg(1)?)).map_err(|e| e.to_string())?;
+            let event = NewEvent::new(arg(2)?, EventType::SessionStart, now());
+            stores.events.insert(&event).map_err(|e| e.to_string())?;
+            Ok(())
+        }
         other => Err(format!("unknown child role {other:?}")),
     }
 }
@@ -318,7 +360,7 @@ fn now() -> Timestamp {
 
 fn send(db: &Path, sender: &str, count: &str) -> Result<(), String> {
     let count: usize = count.parse().map_err(|e| format!("count: {e}"))?;
-    let store = SqliteMailStore::open(db).map_err(|e| e.to_string())?;
+    let store = SqliteMailStore::open(db).map_err(|e| format!("opening: {e}"))?;
     let mut out = String::new();
     for i in 0..count {
         let to = format!("agent-{}", i % RECIPIENTS);
@@ -329,7 +371,9 @@ fn send(db: &Path, sender: &str, count: &str) -> Result<(), String> {
             format!("{i}"),
             "body",
         );
-        let sent = store.send(&mail, now()).map_err(|e| e.to_string())?;
+        let sent = store
+            .send(&mail, now())
+            .map_err(|e| format!("sending message {i}: {e}"))?;
         out.push_str(&sent.id);
         out.push('\n');
     }
