@@ -14,6 +14,13 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 use crate::migrate::Schema;
 
+/// The WAL size past which closing a store checkpoints the WAL into the database and empties it.
+const WAL_CHECKPOINT_BYTES: u64 = 256 * 1024;
+
+/// How long closing a store waits for other processes before leaving the checkpoint to a later
+/// close.
+const CHECKPOINT_PATIENCE: Duration = Duration::from_millis(50);
+
 /// How a database file is opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenOptions {
@@ -170,8 +177,9 @@ impl Db {
     }
 
     fn configure(&self) -> Result<(), Failure> {
-        // Hook processes are short-lived: a checkpoint on every close would put an fsync on the
-        // hot path. SQLite's automatic checkpoint (every 1000 WAL pages) keeps the WAL bounded.
+        // SQLite would checkpoint (two fsyncs) whenever the last connection closes, which for
+        // short-lived hook processes is every close. `Db::drop` checkpoints only once the WAL
+        // has grown past WAL_CHECKPOINT_BYTES instead (see there).
         self.conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -274,6 +282,27 @@ fn patient_waiter(timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static
         let mix = seed ^ u64::from(attempt.unsigned_abs()).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         std::thread::sleep(Duration::from_micros(500 + (mix >> 32) % 2500));
         true
+    }
+}
+
+impl Drop for Db {
+    /// Checkpoints and empties the WAL once it has grown past [`WAL_CHECKPOINT_BYTES`].
+    ///
+    /// Why not on every close, as SQLite does by default: that costs two fsyncs in every hook
+    /// process. Why not never: when every connection is short-lived, the next first connection
+    /// rebuilds the WAL index from the WAL (about 1 ms per MB) without knowing what was already
+    /// checkpointed, so SQLite's own automatic checkpoint never lets the WAL restart and it grows
+    /// without bound. A `TRUNCATE` checkpoint past a small size keeps both costs small. Errors are
+    /// ignored: the data is safe in the WAL and a later close checkpoints it.
+    fn drop(&mut self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        if size > WAL_CHECKPOINT_BYTES && self.conn.busy_timeout(CHECKPOINT_PATIENCE).is_ok() {
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
     }
 }
 

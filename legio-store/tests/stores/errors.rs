@@ -3,13 +3,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use legio_core::Layout;
 use legio_core::domain::mail::{MailType, NewMail};
 use legio_core::ports::StoreError;
 use legio_core::ports::store::{AdmissionLimits, MailStore, SessionStore};
 use legio_store::{
     OpenOptions, SqliteEventStore, SqliteMailStore, SqliteMergeQueue, SqliteMetricsStore,
-    SqliteSessionStore, SqliteTaskStore, Stores,
+    SqliteSessionStore, SqliteTaskStore,
 };
 
 use crate::common::{agent, at, name, raw, raw_value, tmp};
@@ -164,45 +163,6 @@ fn a_lock_held_past_the_busy_timeout_is_a_busy_error_and_reads_still_work() {
 }
 
 #[test]
-fn opening_an_up_to_date_file_runs_no_ddl() {
-    let dir = tmp();
-    let layout = Layout::new(dir.path());
-    drop(Stores::open_all(&layout).unwrap());
-    let files = [
-        layout.sessions_db(),
-        layout.mail_db(),
-        layout.events_db(),
-        layout.metrics_db(),
-        layout.merge_queue_db(),
-        layout.tasks_db(),
-    ];
-    let before: Vec<i64> = files
-        .iter()
-        .map(|f| raw_value(f, "PRAGMA schema_version"))
-        .collect();
-    drop(Stores::open_all(&layout).unwrap());
-    let after: Vec<i64> = files
-        .iter()
-        .map(|f| raw_value(f, "PRAGMA schema_version"))
-        .collect();
-    assert_eq!(before, after);
-    for f in &files {
-        assert_eq!(
-            raw_value::<i64>(f, "PRAGMA user_version"),
-            1,
-            "{}",
-            f.display()
-        );
-        assert_eq!(
-            raw_value::<String>(f, "PRAGMA journal_mode"),
-            "wal",
-            "{}",
-            f.display()
-        );
-    }
-}
-
-#[test]
 fn unreadable_stored_values_name_the_column_and_value() {
     let dir = tmp();
     let path = dir.path().join("sessions.db");
@@ -241,13 +201,4 @@ fn files_that_cannot_be_opened_say_why() {
         matches!(&err, StoreError::Open { reason, .. } if reason.contains("cannot create directory")),
         "{err:?}"
     );
-}
-
-#[test]
-fn missing_directories_are_created() {
-    let dir = tmp();
-    let layout = Layout::new(dir.path().join("fresh-project"));
-    let mail = SqliteMailStore::open_in(&layout).unwrap();
-    assert_eq!(mail.path(), layout.mail_db());
-    assert!(layout.mail_db().is_file());
 }

@@ -3,6 +3,7 @@
 mod common;
 mod errors;
 mod events;
+mod files;
 mod legacy;
 mod mail;
 mod merge_queue;
