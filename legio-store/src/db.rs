@@ -39,7 +39,7 @@ impl Default for OpenOptions {
 
 /// Why an operation inside a store failed, before the file name is attached.
 ///
-/// Store code returns this from closures run by [`Db::read`] and [`Db::write`] so that `?` works
+/// Store code returns this from closures run by [`Db::run`] and [`Db::atomic`] so that `?` works
 /// on SQLite errors, on undecodable values and on domain errors alike; [`Db`] turns it into a
 /// [`StoreError`] in one place.
 #[derive(Debug)]
@@ -115,7 +115,7 @@ impl Db {
 
     /// Runs `work` on the connection outside an explicit transaction: for reads (one statement
     /// is one consistent snapshot) and for single-statement writes, which SQLite makes atomic.
-    pub(crate) fn read<T>(
+    pub(crate) fn run<T>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, Failure>,
     ) -> Result<T, StoreError> {
@@ -125,7 +125,7 @@ impl Db {
     /// Runs `work` inside `BEGIN IMMEDIATE ... COMMIT`: the write lock is taken before the first
     /// read, so a read-modify-write cannot interleave with another process's. Any error rolls
     /// everything back.
-    pub(crate) fn write<T>(
+    pub(crate) fn atomic<T>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, Failure>,
     ) -> Result<T, StoreError> {
@@ -207,7 +207,7 @@ impl Db {
     /// process may have migrated the file meanwhile: the version is read again under the lock.
     fn migrate(&self, schema: &Schema) -> Result<(), StoreError> {
         self.enter_wal()?;
-        self.write(|conn| {
+        self.atomic(|conn| {
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             self.check_not_too_new(version, schema)?;
             schema
@@ -253,11 +253,11 @@ impl Db {
 
     fn migration_failure(&self, step: &str, e: &rusqlite::Error) -> Failure {
         match self.sql_error(e) {
-            StoreError::Sql { path, message } => Failure::Store(StoreError::Sql {
-                path,
-                message: format!("migration \"{step}\" failed, nothing was changed: {message}"),
+            kept @ (StoreError::Busy { .. } | StoreError::Corrupt { .. }) => Failure::Store(kept),
+            _ => Failure::Store(StoreError::Sql {
+                path: self.path.clone(),
+                message: format!("migration \"{step}\" failed, nothing was changed: {e}"),
             }),
-            other => Failure::Store(other),
         }
     }
 }

@@ -190,7 +190,7 @@ pub(crate) fn tool_stats_sql(
 
 impl EventStore for SqliteEventStore {
     fn insert(&self, e: &NewEvent) -> StoreResult<i64> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             conn.prepare_cached(
                 "INSERT INTO events (run_id, agent_name, session_id, event_type, tool_name,
                                      tool_use_id, tool_args, tool_duration_ms, level, data,
@@ -221,7 +221,7 @@ impl EventStore for SqliteEventStore {
         tool_name: &str,
         at: Timestamp,
     ) -> StoreResult<Option<(i64, i64)>> {
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             let start: Option<(i64, String)> = match tool_use_id {
                 Some(use_id) => conn
                     .prepare_cached(
@@ -260,7 +260,7 @@ impl EventStore for SqliteEventStore {
     fn query(&self, q: &EventQuery) -> StoreResult<Vec<StoredEvent>> {
         let (sql, values) = query_sql(q);
         self.db
-            .read(|conn| all(conn, &sql, params_from_iter(values), decode))
+            .run(|conn| all(conn, &sql, params_from_iter(values), decode))
     }
 
     fn tool_stats(
@@ -270,7 +270,7 @@ impl EventStore for SqliteEventStore {
     ) -> StoreResult<Vec<ToolStats>> {
         let (sql, values) = tool_stats_sql(agent, since);
         self.db
-            .read(|conn| all(conn, &sql, params_from_iter(values), decode_stats))
+            .run(|conn| all(conn, &sql, params_from_iter(values), decode_stats))
     }
 
     fn purge(&self, criteria: &PurgeCriteria) -> StoreResult<u64> {
@@ -294,7 +294,7 @@ impl EventStore for SqliteEventStore {
         } else {
             format!("DELETE FROM events WHERE {}", terms.join(" AND "))
         };
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n = conn
                 .prepare_cached(&sql)?
                 .execute(params_from_iter(values))?;
@@ -312,7 +312,7 @@ mod tests {
     fn plan(store: &SqliteEventStore, (sql, values): (String, Vec<Value>)) -> String {
         store
             .db
-            .read(|conn| {
+            .run(|conn| {
                 let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
                 let rows = stmt.query_map(params_from_iter(values), |r| r.get::<_, String>(3))?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))

@@ -18,7 +18,13 @@
 //! as fixed-width UTC `YYYY-MM-DDTHH:MM:SS.sssZ`, so they compare as strings.
 //!
 //! Open only the stores a command needs (`SqliteMailStore::open_in(&layout)`), or all of them
-//! with [`Stores::open_all`].
+//! with [`Stores::open_all`]. Each store holds one connection: it is `Send`, not `Sync`; open
+//! one per thread. Closing a store does not checkpoint the WAL (two fsyncs per hook process)
+//! unless the WAL has grown past 256 KiB, which keeps both closes and the next open cheap.
+//!
+//! Tests: `cargo test -p legio-store` (real files in temporary directories, including a
+//! multi-process race harness, `tests/multiprocess.rs`). Timings on 1,000,000 events and
+//! 100,000 messages: `cargo bench -p legio-store --bench queries`.
 //!
 //! Architecture invariant: nothing here knows about the terminal, tmux, git or the agents'
 //! processes, and nothing reads the environment. Every read-modify-write is one statement or one

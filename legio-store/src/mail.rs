@@ -193,7 +193,7 @@ impl MailStore for SqliteMailStore {
             read: false,
             created_at: at,
         };
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let inserted = conn
                 .prepare_cached(concat!(
                     "INSERT INTO messages (",
@@ -236,7 +236,7 @@ impl MailStore for SqliteMailStore {
         audience: Option<Audience>,
     ) -> StoreResult<Vec<MailMessage>> {
         let reader = audience.filter(|a| *a != Audience::Both);
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             // Most hook calls find nothing: look first without taking the write lock.
             let any: bool = conn
                 .prepare_cached(
@@ -270,7 +270,7 @@ impl MailStore for SqliteMailStore {
     }
 
     fn peek_unread(&self, agent: &str) -> StoreResult<Vec<MailMessage>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -285,7 +285,7 @@ impl MailStore for SqliteMailStore {
     }
 
     fn count_unread(&self, agent: &str) -> StoreResult<u64> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n: i64 = conn
                 .prepare_cached("SELECT count(*) FROM messages WHERE to_agent = ?1 AND read = 0")?
                 .query_row([agent], |r| r.get(0))?;
@@ -296,11 +296,11 @@ impl MailStore for SqliteMailStore {
     fn list(&self, filter: &MailFilter) -> StoreResult<Vec<MailMessage>> {
         let (sql, values) = list_query(filter);
         self.db
-            .read(|conn| all(conn, &sql, params_from_iter(values), decode))
+            .run(|conn| all(conn, &sql, params_from_iter(values), decode))
     }
 
     fn get(&self, id: &str) -> StoreResult<Option<MailMessage>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             first(
                 conn,
                 concat!(
@@ -315,7 +315,7 @@ impl MailStore for SqliteMailStore {
     }
 
     fn thread(&self, thread_id: &str) -> StoreResult<Vec<MailMessage>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -330,7 +330,7 @@ impl MailStore for SqliteMailStore {
     }
 
     fn mark_read(&self, id: &str) -> StoreResult<bool> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let changed = conn
                 .prepare_cached("UPDATE messages SET read = 1 WHERE id = ?1 AND read = 0")?
                 .execute([id])?;
@@ -355,7 +355,7 @@ impl MailStore for SqliteMailStore {
         let Some((predicate, values)) = purge_predicate(criteria) else {
             return Ok(0);
         };
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n = conn
                 .prepare_cached(&format!("DELETE FROM messages WHERE {predicate}"))?
                 .execute(params_from_iter(values))?;
@@ -372,7 +372,7 @@ mod tests {
     fn plan(store: &SqliteMailStore, sql: &str, values: Vec<Value>) -> String {
         store
             .db
-            .read(|conn| {
+            .run(|conn| {
                 let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
                 let rows = stmt.query_map(params_from_iter(values), |r| r.get::<_, String>(3))?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))

@@ -138,7 +138,7 @@ fn not_merging(conn: &Connection, id: i64, doing: &str) -> Failure {
 
 impl MergeQueue for SqliteMergeQueue {
     fn enqueue(&self, entry: &NewMergeEntry) -> StoreResult<MergeEntry> {
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             if let Some(active) = active_for_branch(conn, &entry.branch_name)? {
                 return Ok(active);
             }
@@ -169,7 +169,7 @@ impl MergeQueue for SqliteMergeQueue {
         target: &str,
         pre_merge_commit: &str,
     ) -> StoreResult<Option<MergeEntry>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             first(
                 conn,
                 concat!(
@@ -199,7 +199,7 @@ impl MergeQueue for SqliteMergeQueue {
                 "cannot finish merge queue entry {id} as {status}; finish it as merged, conflict or failed"
             )));
         }
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             let n = conn
                 .prepare_cached(
                     "UPDATE merge_queue SET status = ?2, resolved_tier = ?3, error_message = ?4
@@ -219,7 +219,7 @@ impl MergeQueue for SqliteMergeQueue {
     }
 
     fn release(&self, id: i64) -> StoreResult<()> {
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             let n = conn
                 .prepare_cached(
                     "UPDATE merge_queue SET status = 'pending', target_branch = NULL,
@@ -235,7 +235,7 @@ impl MergeQueue for SqliteMergeQueue {
     }
 
     fn list(&self, status: Option<MergeStatus>) -> StoreResult<Vec<MergeEntry>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -250,6 +250,6 @@ impl MergeQueue for SqliteMergeQueue {
     }
 
     fn active_for_branch(&self, branch: &str) -> StoreResult<Option<MergeEntry>> {
-        self.db.read(|conn| active_for_branch(conn, branch))
+        self.db.run(|conn| active_for_branch(conn, branch))
     }
 }

@@ -184,7 +184,7 @@ fn purge_table(
 
 impl MetricsStore for SqliteMetricsStore {
     fn record_session(&self, m: &SessionMetrics) -> StoreResult<()> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             conn.prepare_cached(concat!(
                 "INSERT INTO sessions (",
                 session_columns!(),
@@ -223,7 +223,7 @@ impl MetricsStore for SqliteMetricsStore {
     }
 
     fn recent_sessions(&self, max: u32) -> StoreResult<Vec<SessionMetrics>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -238,7 +238,7 @@ impl MetricsStore for SqliteMetricsStore {
     }
 
     fn sessions_by_agent(&self, agent: &str) -> StoreResult<Vec<SessionMetrics>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -253,7 +253,7 @@ impl MetricsStore for SqliteMetricsStore {
     }
 
     fn sessions_by_run(&self, run_id: &str) -> StoreResult<Vec<SessionMetrics>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -268,7 +268,7 @@ impl MetricsStore for SqliteMetricsStore {
     }
 
     fn record_snapshot(&self, s: &TokenSnapshot) -> StoreResult<()> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             conn.prepare_cached(
                 "INSERT INTO token_snapshots (agent_name, input_tokens, output_tokens,
                      cache_read_tokens, cache_creation_tokens, estimated_cost_usd, model_used,
@@ -290,7 +290,7 @@ impl MetricsStore for SqliteMetricsStore {
     }
 
     fn latest_snapshots(&self) -> StoreResult<Vec<TokenSnapshot>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 "SELECT agent_name, input_tokens, output_tokens, cache_read_tokens,
@@ -310,7 +310,7 @@ impl MetricsStore for SqliteMetricsStore {
         if !criteria.all && criteria.older_than.is_none() && criteria.agent.is_none() {
             return Ok(0);
         }
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             let sessions = purge_table(conn, "sessions", "started_at", criteria)?;
             let snapshots = purge_table(conn, "token_snapshots", "created_at", criteria)?;
             Ok(sessions + snapshots)

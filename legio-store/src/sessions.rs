@@ -322,7 +322,7 @@ fn not_found_run(id: &str) -> Failure {
 
 impl SessionStore for SqliteSessionStore {
     fn register(&self, session: &AgentSession, limits: &AdmissionLimits) -> StoreResult<Admission> {
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             if let Some(denied) = admission(conn, session, limits)? {
                 return Ok(Admission::Denied(denied));
             }
@@ -335,11 +335,11 @@ impl SessionStore for SqliteSessionStore {
 
     fn upsert(&self, session: &AgentSession) -> StoreResult<()> {
         self.db
-            .read(|conn| write_session(conn, session, session.state, true))
+            .run(|conn| write_session(conn, session, session.state, true))
     }
 
     fn remove(&self, agent: &AgentName) -> StoreResult<bool> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n = conn
                 .prepare_cached("DELETE FROM sessions WHERE agent_name = ?1")?
                 .execute([agent.as_str()])?;
@@ -348,7 +348,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn get(&self, agent: &AgentName) -> StoreResult<Option<AgentSession>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             first(
                 conn,
                 concat!(
@@ -363,7 +363,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn list(&self) -> StoreResult<Vec<AgentSession>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -378,7 +378,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn list_active(&self) -> StoreResult<Vec<AgentSession>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -401,7 +401,7 @@ impl SessionStore for SqliteSessionStore {
         to: AgentState,
     ) -> StoreResult<bool> {
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n = conn
                 .prepare_cached(
                     "UPDATE sessions SET state = ?3
@@ -413,7 +413,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn record_activity(&self, agent: &AgentName, at: Timestamp) -> StoreResult<Option<AgentState>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let state: Option<String> = conn
                 .prepare_cached(
                     "UPDATE sessions SET
@@ -443,7 +443,7 @@ impl SessionStore for SqliteSessionStore {
         level: u32,
         stalled_since: Option<Timestamp>,
     ) -> StoreResult<()> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n = conn
                 .prepare_cached(
                     "UPDATE sessions SET escalation_level = ?2, stalled_since = ?3
@@ -458,7 +458,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn set_pid(&self, agent: &AgentName, pid: Option<u32>) -> StoreResult<()> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n = conn
                 .prepare_cached("UPDATE sessions SET pid = ?2 WHERE agent_name = ?1")?
                 .execute(params![agent.as_str(), pid])?;
@@ -470,7 +470,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn create_run(&self, run: &Run) -> StoreResult<()> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let inserted = conn
                 .prepare_cached(
                     "INSERT INTO runs (id, started_at, completed_at, agent_count,
@@ -495,7 +495,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn get_run(&self, id: &str) -> StoreResult<Option<Run>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             first(
                 conn,
                 "SELECT id, started_at, completed_at, agent_count, coordinator_session_id, status
@@ -507,7 +507,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn list_runs(&self, status: Option<RunStatus>, max: Option<u32>) -> StoreResult<Vec<Run>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 "SELECT id, started_at, completed_at, agent_count, coordinator_session_id, status
@@ -520,7 +520,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     fn increment_run_agents(&self, id: &str) -> StoreResult<()> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             let n = conn
                 .prepare_cached("UPDATE runs SET agent_count = agent_count + 1 WHERE id = ?1")?
                 .execute([id])?;
@@ -537,7 +537,7 @@ impl SessionStore for SqliteSessionStore {
                 "cannot finish run \"{id}\" as active; finish it as completed or failed"
             )));
         }
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             let n = conn
                 .prepare_cached(
                     "UPDATE runs SET status = ?2, completed_at = ?3

@@ -292,7 +292,7 @@ impl SqliteTaskStore {
 
 impl TaskStore for SqliteTaskStore {
     fn create(&self, task: &NewTask, at: Timestamp) -> StoreResult<Task> {
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             check_title(&task.title)?;
             check_priority(task.priority)?;
             if let Some(parent) = &task.parent {
@@ -316,17 +316,17 @@ impl TaskStore for SqliteTaskStore {
     }
 
     fn get(&self, id: &TaskId) -> StoreResult<Option<Task>> {
-        self.db.read(|conn| get(conn, id))
+        self.db.run(|conn| get(conn, id))
     }
 
     fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<Task>> {
         let (sql, values) = list_query(filter);
         self.db
-            .read(|conn| all(conn, &sql, params_from_iter(values), decode))
+            .run(|conn| all(conn, &sql, params_from_iter(values), decode))
     }
 
     fn ready(&self, max: Option<u32>) -> StoreResult<Vec<Task>> {
-        self.db.read(|conn| {
+        self.db.run(|conn| {
             all(
                 conn,
                 concat!(
@@ -343,7 +343,7 @@ impl TaskStore for SqliteTaskStore {
     }
 
     fn update(&self, id: &TaskId, patch: &TaskPatch, at: Timestamp) -> StoreResult<Task> {
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             let current = require(conn, id, "task")?;
             if let Some(title) = &patch.title {
                 check_title(title)?;
@@ -400,7 +400,7 @@ impl TaskStore for SqliteTaskStore {
     }
 
     fn close(&self, id: &TaskId, reason: Option<&str>, at: Timestamp) -> StoreResult<Task> {
-        self.db.write(|conn| {
+        self.db.atomic(|conn| {
             let current = require(conn, id, "task")?;
             if current.status == TaskStatus::Closed {
                 return Ok(current);

@@ -518,3 +518,40 @@ fn merge_queue_db_keeps_every_entry_and_leaves_one_active_per_branch() {
     assert_eq!(q.claim_next(None, "main", "abc").unwrap().unwrap().id, 2);
     assert_eq!(user_version(&path), 1);
 }
+
+#[test]
+fn a_migration_that_cannot_complete_changes_nothing() {
+    let dir = tmp();
+    let path = dir.path().join("sessions.db");
+    // A hand-made table without the state CHECK, holding a state legio has never had.
+    raw(
+        &path,
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, agent_name TEXT NOT NULL UNIQUE,
+             capability TEXT NOT NULL, worktree_path TEXT NOT NULL, branch_name TEXT NOT NULL,
+             bead_id TEXT NOT NULL, tmux_session TEXT NOT NULL, state TEXT NOT NULL,
+             started_at TEXT NOT NULL, last_activity TEXT NOT NULL);
+         INSERT INTO sessions VALUES ('s1', 'a', 'builder', '/w', 'b', 't', 'x', 'running',
+             '2026-01-31 12:00:00', '2026-01-31 12:00:00');",
+    );
+    let schema_before: i64 = raw_value(&path, "PRAGMA schema_version");
+    let err = SqliteSessionStore::open(&path).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("sessions.db") && message.contains("nothing was changed"),
+        "{message}"
+    );
+    assert!(message.contains("CHECK constraint failed"), "{message}");
+    assert_eq!(user_version(&path), 0);
+    assert_eq!(
+        raw_value::<i64>(&path, "PRAGMA schema_version"),
+        schema_before
+    );
+    assert_eq!(
+        raw_value::<String>(&path, "SELECT state FROM sessions"),
+        "running"
+    );
+    assert_eq!(
+        raw_value::<String>(&path, "SELECT started_at FROM sessions"),
+        "2026-01-31 12:00:00"
+    );
+}

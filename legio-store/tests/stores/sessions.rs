@@ -406,3 +406,15 @@ fn data_survives_reopening() {
     let again = store(&dir);
     assert_eq!(names(&again.list().unwrap()), ["a"]);
 }
+
+#[test]
+fn upserting_the_same_session_again_updates_it() {
+    let dir = tmp();
+    let s = store(&dir);
+    let mut a = agent("a", 0);
+    s.upsert(&a).unwrap();
+    a.pid = Some(1234);
+    a.state = AgentState::Working;
+    s.upsert(&a).unwrap();
+    assert_eq!(s.list().unwrap(), vec![a]);
+}
