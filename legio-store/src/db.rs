@@ -2,15 +2,15 @@
 //! errors into [`StoreError`]s that name the file.
 //!
 //! Every store holds one [`Db`]. Opening a file that is already at this binary's schema version
-//! costs two pragmas and one header read (no DDL), because the per-tool-call hook opens several
-//! databases in every process.
+//! costs a few connection settings and one header read (no DDL, no write lock), because the
+//! per-tool-call hook opens several databases in every process.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use legio_core::ports::StoreError;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::migrate::Schema;
 
@@ -90,7 +90,12 @@ impl Db {
                 reason: format!("cannot create directory {}: {e}", parent.display()),
             })?;
         }
-        let mut conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        // No SQLITE_OPEN_URI: a project path beginning with `file:` is still a path.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn =
+            Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
         conn.busy_handler(Some(patient_waiter(options.busy_timeout)))
             .map_err(|e| open_error(path, &e))?;
         let db = Self {

@@ -235,16 +235,16 @@ impl MailStore for SqliteMailStore {
         agent: &str,
         audience: Option<Audience>,
     ) -> StoreResult<Vec<MailMessage>> {
-        let reader = audience.filter(|a| *a != Audience::Both);
+        let audience = audience.map(Audience::as_str);
         self.db.run(|conn| {
             // Most hook calls find nothing: look first without taking the write lock.
             let any: bool = conn
                 .prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM messages
                      WHERE to_agent = ?1 AND read = 0
-                       AND (?2 IS NULL OR audience = ?2 OR audience = 'both'))",
+                       AND (?2 IS NULL OR audience = ?2))",
                 )?
-                .query_row(params![agent, reader.map(Audience::as_str)], |r| r.get(0))?;
+                .query_row(params![agent, audience], |r| r.get(0))?;
             if !any {
                 return Ok(Vec::new());
             }
@@ -252,11 +252,11 @@ impl MailStore for SqliteMailStore {
                 let mut stmt = conn.prepare_cached(concat!(
                     "UPDATE messages SET read = 1
                      WHERE to_agent = ?1 AND read = 0
-                       AND (?2 IS NULL OR audience = ?2 OR audience = 'both')
+                       AND (?2 IS NULL OR audience = ?2)
                      RETURNING rowid, ",
                     message_columns!()
                 ))?;
-                let mut rows = stmt.query(params![agent, reader.map(Audience::as_str)])?;
+                let mut rows = stmt.query(params![agent, audience])?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next()? {
                     out.push((int(row, "rowid")?, decode(row)?));

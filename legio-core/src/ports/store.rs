@@ -273,10 +273,9 @@ pub trait MailStore {
     /// An id already in use: `Conflict`.
     fn send(&self, mail: &NewMail, at: Timestamp) -> StoreResult<MailMessage>;
 
-    /// Atomically marks every unread message to `agent` as read and returns them (now read),
-    /// oldest first. With `audience`, only messages that reader may see are claimed: those of
-    /// that audience and those for `both` (`Some(Both)` claims everything). Two concurrent
-    /// claims never return the same message.
+    /// Atomically marks every unread message to `agent` (optionally only those of exactly
+    /// `audience`) as read and returns them (now read), oldest first. Two concurrent claims
+    /// never return the same message.
     fn claim_unread(
         &self,
         agent: &str,

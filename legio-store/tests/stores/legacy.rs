@@ -230,7 +230,7 @@ fn mail_db_of_any_vintage_keeps_its_messages_and_accepts_worker_died() {
         (MailType::Dispatch, true, Some(r#"{"taskId":"t-2"}"#))
     );
     assert_eq!(s.thread("msg-bbbbbbbbbbbb").unwrap().len(), 2);
-    let unread = s.claim_unread("lead-1", Some(Audience::Agent)).unwrap();
+    let unread = s.claim_unread("lead-1", Some(Audience::Both)).unwrap();
     assert_eq!((unread.len(), unread[0].priority), (1, Priority::High));
     let died = NewMail::new("watchdog", "lead-1", MailType::WorkerDied, "b1 died", "");
     s.send(&died, at(0)).unwrap();

@@ -98,7 +98,7 @@ fn claim_delivers_each_message_once_oldest_first_to_its_recipient_only() {
 }
 
 #[test]
-fn a_reader_claims_its_audience_and_both_and_leaves_the_rest_unread() {
+fn a_claim_for_one_audience_leaves_the_others_unread() {
     let dir = tmp();
     let s = store(&dir);
     for (subject, audience) in [
@@ -110,12 +110,20 @@ fn a_reader_claims_its_audience_and_both_and_leaves_the_rest_unread() {
         m.audience = Some(audience);
         s.send(&m, at(0)).unwrap();
     }
-    let agent_view = s.claim_unread("lead", Some(Audience::Agent)).unwrap();
-    assert_eq!(subjects(&agent_view), ["for agents", "for all"]);
-    assert_eq!(subjects(&s.peek_unread("lead").unwrap()), ["for humans"]);
+    let agents_only = s.claim_unread("lead", Some(Audience::Agent)).unwrap();
+    assert_eq!(subjects(&agents_only), ["for agents"]);
     assert_eq!(
-        subjects(&s.claim_unread("lead", Some(Audience::Both)).unwrap()),
-        ["for humans"]
+        subjects(&s.peek_unread("lead").unwrap()),
+        ["for humans", "for all"]
+    );
+    assert!(
+        s.claim_unread("lead", Some(Audience::Agent))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        subjects(&s.claim_unread("lead", None).unwrap()),
+        ["for humans", "for all"]
     );
 }
 
