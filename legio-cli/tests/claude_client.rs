@@ -357,3 +357,365 @@ fn claude_print_runs_a_bash_tool_and_sends_its_result_back() {
         "hello from bash"
     );
 }
+
+#[test]
+fn claude_pre_tool_use_deny_json_blocks_the_tool_and_the_model_gets_the_reason() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([
+        Turn::tool(ToolCall::bash("touch denied-marker")),
+        Turn::text("understood"),
+    ]);
+    let mut sandbox = Sandbox::new(bin);
+    let reason = "legio guard: touching files is not allowed here (DENY-7f3a)";
+    let deny = json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
+    });
+    sandbox.add_script_hook(
+        "PreToolUse",
+        "Bash",
+        "deny.sh",
+        &format!("cat > /dev/null\nprintf '%s\\n' '{deny}'"),
+    );
+
+    let result = sandbox.print(&server, "touch the marker").result();
+
+    assert!(
+        !sandbox.project().join("denied-marker").exists(),
+        "the denied command must not run"
+    );
+    let turns = server.turn_requests();
+    assert_eq!(turns.len(), 2);
+    let id = tool_id(&turns[0]);
+    let tool_result = turns[1].tool_result(&id).unwrap();
+    assert!(tool_result.is_error, "a denial is an error tool result");
+    assert_eq!(
+        tool_result.content,
+        format!("PreToolUse:Bash hook error: {reason}")
+    );
+    let denials = result["permission_denials"].as_array().unwrap();
+    assert_eq!(denials.len(), 1, "{denials:?}");
+    assert_eq!(denials[0]["tool_name"], "Bash");
+    assert_eq!(denials[0]["tool_use_id"], id.as_str());
+    assert_eq!(denials[0]["tool_input"]["command"], "touch denied-marker");
+}
+
+#[test]
+fn claude_pre_tool_use_exit_2_blocks_the_tool_and_the_model_gets_stderr() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([
+        Turn::tool(ToolCall::bash("touch denied-marker")),
+        Turn::text("understood"),
+    ]);
+    let mut sandbox = Sandbox::new(bin);
+    sandbox.add_script_hook(
+        "PreToolUse",
+        "Bash",
+        "block.sh",
+        "cat > /dev/null\necho 'blocked by exit code (EXIT2-9c1d)' >&2\nexit 2",
+    );
+
+    sandbox.print(&server, "touch the marker").result();
+
+    assert!(!sandbox.project().join("denied-marker").exists());
+    let turns = server.turn_requests();
+    let tool_result = turns[1].tool_result(&tool_id(&turns[0])).unwrap();
+    assert!(tool_result.is_error);
+    assert!(
+        tool_result.content.contains("blocked by exit code (EXIT2-9c1d)"),
+        "{tool_result:?}"
+    );
+}
+
+#[test]
+fn claude_post_tool_use_additional_context_reaches_the_model_plain_stdout_does_not() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([
+        Turn::tool(ToolCall::bash("echo ran")),
+        Turn::text("noted"),
+    ]);
+    let mut sandbox = Sandbox::new(bin);
+    let context = json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PostToolUse",
+            "additionalContext": "You have mail (CTX-4e2b)",
+        }
+    });
+    sandbox.add_script_hook(
+        "PostToolUse",
+        "Bash",
+        "context.sh",
+        &format!("cat > /dev/null\nprintf '%s\\n' '{context}'"),
+    );
+    sandbox.add_script_hook(
+        "PostToolUse",
+        "Bash",
+        "plain.sh",
+        "cat > /dev/null\necho 'plain stdout (PLAIN-8d0e)'",
+    );
+
+    sandbox.print(&server, "run it").result();
+
+    let turns = server.turn_requests();
+    assert_eq!(turns.len(), 2);
+    let next = &turns[1];
+    assert!(
+        !next.conversation_contains("PLAIN-8d0e") && !next.system_text().contains("PLAIN-8d0e"),
+        "plain PostToolUse stdout must not reach the model"
+    );
+    // The context arrives as a message of its own, role "system", right after the user
+    // message that carries the tool result.
+    let texts = next.message_texts();
+    let at = texts
+        .iter()
+        .position(|(_, t)| t.contains("CTX-4e2b"))
+        .expect("additionalContext reaches the next request");
+    assert_eq!(
+        texts[at],
+        (
+            "system".to_owned(),
+            "PostToolUse:Bash hook additional context: You have mail (CTX-4e2b)".to_owned()
+        )
+    );
+    let result_at = next
+        .messages()
+        .iter()
+        .position(|m| m["content"][0]["type"] == "tool_result")
+        .unwrap();
+    assert_eq!(at, result_at + 1);
+    assert_eq!(
+        texts.iter().filter(|(_, t)| t.contains("CTX-4e2b")).count(),
+        1,
+        "exactly once"
+    );
+}
+
+#[test]
+fn claude_user_prompt_submit_stdout_reaches_the_model_with_the_prompt() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([Turn::text("read it")]);
+    let mut sandbox = Sandbox::new(bin);
+    sandbox.add_script_hook(
+        "UserPromptSubmit",
+        "",
+        "inject.sh",
+        "cat > /dev/null\necho 'mail from lead (UPS-51aa)'",
+    );
+
+    sandbox.print(&server, "start working").result();
+
+    let turns = server.turn_requests();
+    assert_eq!(turns.len(), 1);
+    let texts = turns[0].message_texts();
+    let with_mail: Vec<_> = texts.iter().filter(|(_, t)| t.contains("UPS-51aa")).collect();
+    assert_eq!(with_mail.len(), 1, "exactly once: {texts:#?}");
+    // It arrives in the "system" message that follows the prompt, as one line among the
+    // environment and date reminders.
+    let (role, text) = with_mail[0];
+    assert_eq!(role, "system");
+    assert!(
+        text.lines()
+            .any(|l| l == "UserPromptSubmit hook success: mail from lead (UPS-51aa)"),
+        "{text}"
+    );
+    let prompt_at = texts
+        .iter()
+        .position(|(_, t)| t.contains("start working"))
+        .unwrap();
+    let mail_at = texts.iter().position(|(_, t)| t.contains("UPS-51aa")).unwrap();
+    assert!(prompt_at < mail_at, "{texts:#?}");
+}
+
+/// Asserts the fields every hook payload carries.
+fn assert_common_fields(payload: &Value, event: &str, sandbox: &Sandbox, session_id: &str) {
+    assert_eq!(payload["hook_event_name"], event, "{payload}");
+    assert_eq!(payload["session_id"], session_id, "{payload}");
+    assert_eq!(payload["cwd"], sandbox.project().to_str().unwrap(), "{payload}");
+    assert_eq!(
+        payload["transcript_path"],
+        sandbox.transcript_path(session_id).to_str().unwrap(),
+        "{payload}"
+    );
+}
+
+#[test]
+fn claude_hooks_receive_documented_payloads_stop_per_turn_session_end_at_exit() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([
+        Turn::tool(ToolCall::bash("echo payload-check")),
+        Turn::tool(ToolCall::bash("echo failing >&2; exit 3")),
+        Turn::text("done"),
+    ]);
+    let mut sandbox = Sandbox::new(bin);
+    sandbox.record_all_hooks();
+
+    let result = sandbox.print(&server, "census").result();
+    let session_id = result["session_id"].as_str().unwrap();
+    let turns = server.turn_requests();
+    assert_eq!(turns.len(), 3);
+    let (ok_id, failed_id) = (tool_id(&turns[0]), tool_id(&turns[1]));
+
+    let start = sandbox.hook_payloads("SessionStart");
+    assert_eq!(start.len(), 1, "{start:?}");
+    assert_common_fields(&start[0], "SessionStart", &sandbox, session_id);
+    assert_eq!(start[0]["source"], "startup");
+
+    let prompt = sandbox.hook_payloads("UserPromptSubmit");
+    assert_eq!(prompt.len(), 1, "{prompt:?}");
+    assert_common_fields(&prompt[0], "UserPromptSubmit", &sandbox, session_id);
+    assert_eq!(prompt[0]["prompt"], "census");
+    assert_eq!(prompt[0]["permission_mode"], "bypassPermissions");
+    let prompt_id = prompt[0]["prompt_id"].as_str().unwrap();
+
+    let pre = sandbox.hook_payloads("PreToolUse");
+    assert_eq!(pre.len(), 2, "PreToolUse fires for failing tools too: {pre:?}");
+    for (payload, (id, command)) in pre.iter().zip([
+        (&ok_id, "echo payload-check"),
+        (&failed_id, "echo failing >&2; exit 3"),
+    ]) {
+        assert_common_fields(payload, "PreToolUse", &sandbox, session_id);
+        assert_eq!(payload["tool_name"], "Bash");
+        assert_eq!(payload["tool_input"]["command"], command);
+        assert_eq!(payload["tool_use_id"], id.as_str());
+        assert_eq!(payload["prompt_id"], prompt_id);
+        assert_eq!(payload["permission_mode"], "bypassPermissions");
+    }
+
+    let post = sandbox.hook_payloads("PostToolUse");
+    assert_eq!(post.len(), 1, "PostToolUse fires only for the tool that succeeded: {post:?}");
+    assert_common_fields(&post[0], "PostToolUse", &sandbox, session_id);
+    assert_eq!(post[0]["tool_use_id"], ok_id.as_str());
+    assert_eq!(post[0]["tool_response"]["stdout"], "payload-check");
+    assert!(post[0]["duration_ms"].is_u64(), "{}", post[0]);
+
+    let failure = sandbox.hook_payloads("PostToolUseFailure");
+    assert_eq!(failure.len(), 1, "{failure:?}");
+    assert_common_fields(&failure[0], "PostToolUseFailure", &sandbox, session_id);
+    assert_eq!(failure[0]["tool_use_id"], failed_id.as_str());
+    assert_eq!(failure[0]["error"], "Exit code 3\nfailing");
+    assert_eq!(failure[0]["is_interrupt"], false);
+    let failed_result = turns[2].tool_result(&failed_id).unwrap();
+    assert!(failed_result.is_error);
+
+    let stop = sandbox.hook_payloads("Stop");
+    assert_eq!(stop.len(), 1, "one Stop for the one turn (not per model call): {stop:?}");
+    assert_common_fields(&stop[0], "Stop", &sandbox, session_id);
+    assert_eq!(stop[0]["stop_hook_active"], false);
+    assert_eq!(stop[0]["last_assistant_message"], "done");
+    assert_eq!(stop[0]["prompt_id"], prompt_id);
+
+    let end = sandbox.hook_payloads("SessionEnd");
+    assert_eq!(end.len(), 1, "{end:?}");
+    assert_common_fields(&end[0], "SessionEnd", &sandbox, session_id);
+    assert_eq!(end[0]["reason"], "other", "claude -p ends its session with reason other");
+}
+
+#[test]
+fn claude_transcript_is_where_spec_4_says_with_the_usage_the_server_reported() {
+    let Some(bin) = claude_bin() else { return };
+    let first = Usage {
+        input_tokens: 1200,
+        output_tokens: 34,
+        cache_read_input_tokens: 5600,
+        cache_creation_5m: 780,
+        cache_creation_1h: 90,
+    };
+    let second = Usage {
+        input_tokens: 1300,
+        output_tokens: 12,
+        cache_read_input_tokens: 6400,
+        cache_creation_5m: 11,
+        cache_creation_1h: 0,
+    };
+    let server = ScriptedApi::start([
+        Turn::text("let me look")
+            .with_tool(ToolCall::bash("echo hi"))
+            .with_usage(first),
+        Turn::text("all done").with_usage(second),
+    ]);
+    let sandbox = Sandbox::new(bin);
+
+    let result = sandbox.print(&server, "cost me").result();
+    let session_id = result["session_id"].as_str().unwrap();
+
+    // $HOME/.claude/projects/<cwd, every non-alphanumeric char as '-'>/<session_id>.jsonl
+    let path = sandbox.transcript_path(session_id);
+    let expected_dir: String = sandbox
+        .project()
+        .to_str()
+        .unwrap()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+    assert!(path.ends_with(format!("{expected_dir}/{session_id}.jsonl")));
+    assert!(path.exists(), "no transcript at {}", path.display());
+    let entries = support::claude::read_jsonl(&path);
+
+    let served: Vec<_> = server
+        .turn_requests()
+        .iter()
+        .map(|r| r.served().unwrap().clone())
+        .collect();
+    assert_eq!(served.len(), 2);
+    for turn in &served {
+        let lines: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["type"] == "assistant" && e["message"]["id"] == turn.message_id.as_str())
+            .collect();
+        // One line per content block, each repeating the response's usage: count usage once
+        // per (message id, request id).
+        assert_eq!(
+            lines.len(),
+            [2, 1][turn.index],
+            "assistant lines for {}",
+            turn.message_id
+        );
+        for line in lines {
+            assert_eq!(line["requestId"], turn.request_id.as_str(), "{line}");
+            assert_eq!(line["sessionId"], session_id);
+            let usage = &line["message"]["usage"];
+            let u = turn.usage;
+            assert_eq!(usage["input_tokens"], u.input_tokens, "{usage}");
+            assert_eq!(usage["output_tokens"], u.output_tokens, "{usage}");
+            assert_eq!(usage["cache_read_input_tokens"], u.cache_read_input_tokens);
+            assert_eq!(
+                usage["cache_creation_input_tokens"],
+                u.cache_creation_input_tokens()
+            );
+            assert_eq!(
+                usage["cache_creation"]["ephemeral_5m_input_tokens"],
+                u.cache_creation_5m
+            );
+            assert_eq!(
+                usage["cache_creation"]["ephemeral_1h_input_tokens"],
+                u.cache_creation_1h
+            );
+        }
+    }
+    // The prompt is a `user` entry (not "human"); bookkeeping entries of other types are there
+    // too and must be skipped by a parser.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["type"] == "user" && e["message"]["content"] == "cost me")
+    );
+    let mut kinds: Vec<&str> = entries.iter().filter_map(|e| e["type"].as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    eprintln!("transcript entry types: {kinds:?}");
+    assert!(kinds.len() > 3, "{kinds:?}");
+
+    // The result object sums the same figures.
+    let total = |f: fn(&Usage) -> u64| f(&first) + f(&second);
+    assert_eq!(result["usage"]["input_tokens"], total(|u| u.input_tokens));
+    assert_eq!(result["usage"]["output_tokens"], total(|u| u.output_tokens));
+    assert_eq!(
+        result["usage"]["cache_read_input_tokens"],
+        total(|u| u.cache_read_input_tokens)
+    );
+    assert_eq!(
+        result["usage"]["cache_creation_input_tokens"],
+        total(Usage::cache_creation_input_tokens)
+    );
+}
