@@ -8,7 +8,7 @@
 mod support;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use support::claude::{Sandbox, claude_bin};
 use support::scripted_api::{
     EXHAUSTED_TEXT, RecordedRequest, Reply, ScriptedApi, ToolCall, Turn, Usage,
 };
+use support::tmux::claude_prompt_ready;
 
 // ---------------------------------------------------------------------------------------------
 // A minimal HTTP/1.1 client for the server's own tests.
@@ -38,32 +39,46 @@ impl HttpResponse {
     }
 
     /// The server-sent events as `(event, data)`.
-    fn events(&self) -> Vec<(String, Value)> {
+    fn events(&self) -> io::Result<Vec<(String, Value)>> {
         self.body
             .split("\n\n")
             .filter(|e| !e.trim().is_empty())
             .map(|e| {
-                let event = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap();
-                let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-                (event.to_owned(), serde_json::from_str(data).unwrap())
+                let field = |name: &str| {
+                    e.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .ok_or_else(|| bad(format!("event without {name:?}: {e:?}")))
+                };
+                let data = serde_json::from_str(field("data: ")?).map_err(io::Error::other)?;
+                Ok((field("event: ")?.to_owned(), data))
             })
             .collect()
     }
 }
 
-fn read_response(reader: &mut BufReader<TcpStream>) -> HttpResponse {
+fn bad(why: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+fn read_response(reader: &mut BufReader<TcpStream>) -> io::Result<HttpResponse> {
     let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(format!("bad status line {line:?}")))?;
     let mut headers = Vec::new();
     loop {
         line.clear();
-        reader.read_line(&mut line).unwrap();
+        reader.read_line(&mut line)?;
         let l = line.trim_end();
         if l.is_empty() {
             break;
         }
-        let (n, v) = l.split_once(':').unwrap();
+        let (n, v) = l
+            .split_once(':')
+            .ok_or_else(|| bad(format!("bad header {l:?}")))?;
         headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
     }
     let mut response = HttpResponse {
@@ -71,44 +86,41 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> HttpResponse {
         headers,
         body: String::new(),
     };
+    let mut body = Vec::new();
     if response.header("transfer-encoding") == Some("chunked") {
-        let mut body = Vec::new();
         loop {
             line.clear();
-            reader.read_line(&mut line).unwrap();
-            let size = usize::from_str_radix(line.trim(), 16).unwrap();
+            reader.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim(), 16)
+                .map_err(|_| bad(format!("bad chunk size {line:?}")))?;
             let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).unwrap();
+            reader.read_exact(&mut chunk)?;
             if size == 0 {
                 break;
             }
             body.extend_from_slice(&chunk[..size]);
         }
-        response.body = String::from_utf8(body).unwrap();
     } else if let Some(len) = response.header("content-length") {
-        let mut body = vec![0; len.parse().unwrap()];
-        reader.read_exact(&mut body).unwrap();
-        response.body = String::from_utf8(body).unwrap();
+        body.resize(len.parse().map_err(io::Error::other)?, 0);
+        reader.read_exact(&mut body)?;
     }
-    response
+    response.body = String::from_utf8(body).map_err(io::Error::other)?;
+    Ok(response)
 }
 
-fn connect(server: &ScriptedApi) -> (TcpStream, BufReader<TcpStream>) {
-    let stream = TcpStream::connect(server.addr()).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let reader = BufReader::new(stream.try_clone().unwrap());
-    (stream, reader)
+fn connect(server: &ScriptedApi) -> io::Result<(TcpStream, BufReader<TcpStream>)> {
+    let stream = TcpStream::connect(server.addr())?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let reader = BufReader::new(stream.try_clone()?);
+    Ok((stream, reader))
 }
 
-fn post(stream: &mut TcpStream, path: &str, body: &str) {
+fn post(stream: &mut TcpStream, path: &str, body: &str) -> io::Result<()> {
     write!(
         stream,
         "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
-    .unwrap();
 }
 
 fn messages_body(stream: bool, text: &str) -> String {
@@ -136,18 +148,26 @@ fn scripted_api_streams_turns_over_one_keep_alive_connection() {
             .with_usage(usage),
         Turn::text("done"),
     ]);
-    let (mut stream, mut reader) = connect(&server);
+    let (mut stream, mut reader) = connect(&server).unwrap();
 
-    post(&mut stream, "/v1/messages?beta=true", &messages_body(true, "first"));
-    let first = read_response(&mut reader);
+    post(
+        &mut stream,
+        "/v1/messages?beta=true",
+        &messages_body(true, "first"),
+    )
+    .unwrap();
+    let first = read_response(&mut reader).unwrap();
     assert_eq!(first.status, 200);
     assert_eq!(
         first.header("content-type"),
         Some("text/event-stream; charset=utf-8")
     );
-    let served = server.requests()[0].served().cloned().unwrap();
-    assert_eq!(first.header("request-id"), Some(served.request_id.as_str()));
-    let events = first.events();
+    let first_turn = server.requests()[0].served().cloned().unwrap();
+    assert_eq!(
+        first.header("request-id"),
+        Some(first_turn.request_id.as_str())
+    );
+    let events = first.events().unwrap();
     let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(
         names,
@@ -164,18 +184,24 @@ fn scripted_api_streams_turns_over_one_keep_alive_connection() {
         ]
     );
     let start = &events[0].1["message"];
-    assert_eq!(start["id"], served.message_id.as_str());
+    assert_eq!(start["id"], first_turn.message_id.as_str());
     assert_eq!(start["model"], "claude-test-model");
     assert_eq!(start["usage"]["input_tokens"], 101);
     assert_eq!(start["usage"]["cache_read_input_tokens"], 7);
     assert_eq!(start["usage"]["cache_creation_input_tokens"], 8);
-    assert_eq!(start["usage"]["cache_creation"]["ephemeral_5m_input_tokens"], 5);
-    assert_eq!(start["usage"]["cache_creation"]["ephemeral_1h_input_tokens"], 3);
+    assert_eq!(
+        start["usage"]["cache_creation"]["ephemeral_5m_input_tokens"],
+        5
+    );
+    assert_eq!(
+        start["usage"]["cache_creation"]["ephemeral_1h_input_tokens"],
+        3
+    );
     assert_eq!(events[2].1["delta"]["text"], "thinking aloud");
     let tool = &events[4].1["content_block"];
     assert_eq!(tool["type"], "tool_use");
     assert_eq!(tool["name"], "Bash");
-    assert_eq!(tool["id"], served.tool_use_ids[0].as_str());
+    assert_eq!(tool["id"], first_turn.tool_use_ids[0].as_str());
     let input: Value =
         serde_json::from_str(events[5].1["delta"]["partial_json"].as_str().unwrap()).unwrap();
     assert_eq!(input["command"], "echo hi");
@@ -192,10 +218,13 @@ fn scripted_api_streams_turns_over_one_keep_alive_connection() {
         b.len()
     )
     .unwrap();
-    let second = read_response(&mut reader);
-    let events = second.events();
+    let second = read_response(&mut reader).unwrap();
+    let events = second.events().unwrap();
     assert_eq!(events[2].1["delta"]["text"], "done");
-    assert_eq!(events[events.len() - 2].1["delta"]["stop_reason"], "end_turn");
+    assert_eq!(
+        events[events.len() - 2].1["delta"]["stop_reason"],
+        "end_turn"
+    );
 
     let requests = server.turn_requests();
     assert_eq!(requests.len(), 2);
@@ -209,26 +238,36 @@ fn scripted_api_streams_turns_over_one_keep_alive_connection() {
 #[test]
 fn scripted_api_answers_side_calls_without_using_the_script() {
     let server = ScriptedApi::start([Turn::text("kept for the real turn")]);
-    let (mut stream, mut reader) = connect(&server);
+    let (mut stream, mut reader) = connect(&server).unwrap();
 
     write!(stream, "HEAD / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-    let head = read_response(&mut reader);
+    let head = read_response(&mut reader).unwrap();
     assert_eq!((head.status, head.body.as_str()), (200, ""));
 
     write!(stream, "GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-    assert_eq!(read_response(&mut reader).body, "{}");
+    assert_eq!(read_response(&mut reader).unwrap().body, "{}");
 
-    post(&mut stream, "/v1/messages/count_tokens?beta=true", &messages_body(false, "x"));
-    let count: Value = serde_json::from_str(&read_response(&mut reader).body).unwrap();
+    post(
+        &mut stream,
+        "/v1/messages/count_tokens?beta=true",
+        &messages_body(false, "x"),
+    )
+    .unwrap();
+    let count: Value = serde_json::from_str(&read_response(&mut reader).unwrap().body).unwrap();
     assert!(count["input_tokens"].as_u64().unwrap() > 0);
 
-    post(&mut stream, "/v1/messages", &messages_body(false, "title please"));
-    let title: Value = serde_json::from_str(&read_response(&mut reader).body).unwrap();
+    post(
+        &mut stream,
+        "/v1/messages",
+        &messages_body(false, "title please"),
+    )
+    .unwrap();
+    let title: Value = serde_json::from_str(&read_response(&mut reader).unwrap().body).unwrap();
     assert_eq!(title["type"], "message");
     assert_eq!(title["content"][0]["type"], "text");
 
-    post(&mut stream, "/v1/complete", "{}");
-    let missing = read_response(&mut reader);
+    post(&mut stream, "/v1/complete", "{}").unwrap();
+    let missing = read_response(&mut reader).unwrap();
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("does not serve POST /v1/complete"));
 
@@ -253,9 +292,9 @@ fn scripted_api_serves_concurrent_connections_distinct_turns_then_says_it_is_exh
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 scope.spawn(|| {
-                    let (mut stream, mut reader) = connect(&server);
-                    post(&mut stream, "/v1/messages", &messages_body(true, "go"));
-                    let events = read_response(&mut reader).events();
+                    let (mut stream, mut reader) = connect(&server).unwrap();
+                    post(&mut stream, "/v1/messages", &messages_body(true, "go")).unwrap();
+                    let events = read_response(&mut reader).unwrap().events().unwrap();
                     events[2].1["delta"]["text"].as_str().unwrap().to_owned()
                 })
             })
@@ -266,26 +305,34 @@ fn scripted_api_serves_concurrent_connections_distinct_turns_then_says_it_is_exh
     sorted.sort();
     assert_eq!(sorted, ["turn 0", "turn 1", "turn 2", "turn 3"]);
 
-    let (mut stream, mut reader) = connect(&server);
-    post(&mut stream, "/v1/messages", &messages_body(true, "one more"));
-    let events = read_response(&mut reader).events();
+    let (mut stream, mut reader) = connect(&server).unwrap();
+    post(
+        &mut stream,
+        "/v1/messages",
+        &messages_body(true, "one more"),
+    )
+    .unwrap();
+    let events = read_response(&mut reader).unwrap().events().unwrap();
     assert_eq!(events[2].1["delta"]["text"], EXHAUSTED_TEXT);
-    assert_eq!(events[events.len() - 2].1["delta"]["stop_reason"], "end_turn");
+    assert_eq!(
+        events[events.len() - 2].1["delta"]["stop_reason"],
+        "end_turn"
+    );
     assert_eq!(server.exhausted(), 1);
 }
 
 #[test]
 fn scripted_api_rejects_a_malformed_request_clearly_and_records_it() {
     let server = ScriptedApi::start([Turn::text("unused")]);
-    let (mut stream, mut reader) = connect(&server);
-    post(&mut stream, "/v1/messages", "{not json");
-    let bad = read_response(&mut reader);
+    let (mut stream, mut reader) = connect(&server).unwrap();
+    post(&mut stream, "/v1/messages", "{not json").unwrap();
+    let bad = read_response(&mut reader).unwrap();
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("not JSON"), "{}", bad.body);
 
-    let (mut stream, mut reader) = connect(&server);
+    let (mut stream, mut reader) = connect(&server).unwrap();
     write!(stream, "NONSENSE\r\n\r\n").unwrap();
-    let bad = read_response(&mut reader);
+    let bad = read_response(&mut reader).unwrap();
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("malformed request line"), "{}", bad.body);
 
@@ -304,14 +351,20 @@ fn scripted_api_rejects_a_malformed_request_clearly_and_records_it() {
 
 /// The tool call of a served turn: its id.
 fn tool_id(request: &RecordedRequest) -> String {
-    request.served().unwrap().tool_use_ids[0].clone()
+    request
+        .served()
+        .and_then(|s| s.tool_use_ids.first())
+        .expect("the request was answered with a scripted tool call")
+        .clone()
 }
 
 #[test]
 fn claude_print_runs_a_bash_tool_and_sends_its_result_back() {
     let Some(bin) = claude_bin() else { return };
     let server = ScriptedApi::start([
-        Turn::tool(ToolCall::bash("printf 'hello from %s' bash > out.txt; cat out.txt")),
+        Turn::tool(ToolCall::bash(
+            "printf 'hello from %s' bash > out.txt; cat out.txt",
+        )),
         Turn::text("done"),
     ]);
     let sandbox = Sandbox::new(bin);
@@ -328,12 +381,20 @@ fn claude_print_runs_a_bash_tool_and_sends_its_result_back() {
     let session_id = result["session_id"].as_str().unwrap();
 
     let turns = server.turn_requests();
-    assert_eq!(turns.len(), 2, "two model calls: the tool call, then the answer");
+    assert_eq!(
+        turns.len(),
+        2,
+        "two model calls: the tool call, then the answer"
+    );
     assert_eq!(server.exhausted(), 0);
     assert!(
         server.requests().iter().all(RecordedRequest::is_turn_call),
         "claude -p makes no side calls (titles, token counts, probes): {:?}",
-        server.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
+        server
+            .requests()
+            .iter()
+            .map(|r| &r.path)
+            .collect::<Vec<_>>()
     );
     for request in &turns {
         assert_eq!(request.method, "POST");
@@ -425,7 +486,9 @@ fn claude_pre_tool_use_exit_2_blocks_the_tool_and_the_model_gets_stderr() {
     let tool_result = turns[1].tool_result(&tool_id(&turns[0])).unwrap();
     assert!(tool_result.is_error);
     assert!(
-        tool_result.content.contains("blocked by exit code (EXIT2-9c1d)"),
+        tool_result
+            .content
+            .contains("blocked by exit code (EXIT2-9c1d)"),
         "{tool_result:?}"
     );
 }
@@ -433,10 +496,7 @@ fn claude_pre_tool_use_exit_2_blocks_the_tool_and_the_model_gets_stderr() {
 #[test]
 fn claude_post_tool_use_additional_context_reaches_the_model_plain_stdout_does_not() {
     let Some(bin) = claude_bin() else { return };
-    let server = ScriptedApi::start([
-        Turn::tool(ToolCall::bash("echo ran")),
-        Turn::text("noted"),
-    ]);
+    let server = ScriptedApi::start([Turn::tool(ToolCall::bash("echo ran")), Turn::text("noted")]);
     let mut sandbox = Sandbox::new(bin);
     let context = json!({
         "hookSpecificOutput": {
@@ -510,7 +570,10 @@ fn claude_user_prompt_submit_stdout_reaches_the_model_with_the_prompt() {
     let turns = server.turn_requests();
     assert_eq!(turns.len(), 1);
     let texts = turns[0].message_texts();
-    let with_mail: Vec<_> = texts.iter().filter(|(_, t)| t.contains("UPS-51aa")).collect();
+    let with_mail: Vec<_> = texts
+        .iter()
+        .filter(|(_, t)| t.contains("UPS-51aa"))
+        .collect();
     assert_eq!(with_mail.len(), 1, "exactly once: {texts:#?}");
     // It arrives in the "system" message that follows the prompt, as one line among the
     // environment and date reminders.
@@ -525,7 +588,10 @@ fn claude_user_prompt_submit_stdout_reaches_the_model_with_the_prompt() {
         .iter()
         .position(|(_, t)| t.contains("start working"))
         .unwrap();
-    let mail_at = texts.iter().position(|(_, t)| t.contains("UPS-51aa")).unwrap();
+    let mail_at = texts
+        .iter()
+        .position(|(_, t)| t.contains("UPS-51aa"))
+        .unwrap();
     assert!(prompt_at < mail_at, "{texts:#?}");
 }
 
@@ -533,10 +599,17 @@ fn claude_user_prompt_submit_stdout_reaches_the_model_with_the_prompt() {
 fn assert_common_fields(payload: &Value, event: &str, sandbox: &Sandbox, session_id: &str) {
     assert_eq!(payload["hook_event_name"], event, "{payload}");
     assert_eq!(payload["session_id"], session_id, "{payload}");
-    assert_eq!(payload["cwd"], sandbox.project().to_str().unwrap(), "{payload}");
+    assert_eq!(
+        payload["cwd"],
+        sandbox.project().to_string_lossy().as_ref(),
+        "{payload}"
+    );
     assert_eq!(
         payload["transcript_path"],
-        sandbox.transcript_path(session_id).to_str().unwrap(),
+        sandbox
+            .transcript_path(session_id)
+            .to_string_lossy()
+            .as_ref(),
         "{payload}"
     );
 }
@@ -571,7 +644,11 @@ fn claude_hooks_receive_documented_payloads_stop_per_turn_session_end_at_exit() 
     let prompt_id = prompt[0]["prompt_id"].as_str().unwrap();
 
     let pre = sandbox.hook_payloads("PreToolUse");
-    assert_eq!(pre.len(), 2, "PreToolUse fires for failing tools too: {pre:?}");
+    assert_eq!(
+        pre.len(),
+        2,
+        "PreToolUse fires for failing tools too: {pre:?}"
+    );
     for (payload, (id, command)) in pre.iter().zip([
         (&ok_id, "echo payload-check"),
         (&failed_id, "echo failing >&2; exit 3"),
@@ -585,7 +662,11 @@ fn claude_hooks_receive_documented_payloads_stop_per_turn_session_end_at_exit() 
     }
 
     let post = sandbox.hook_payloads("PostToolUse");
-    assert_eq!(post.len(), 1, "PostToolUse fires only for the tool that succeeded: {post:?}");
+    assert_eq!(
+        post.len(),
+        1,
+        "PostToolUse fires only for the tool that succeeded: {post:?}"
+    );
     assert_common_fields(&post[0], "PostToolUse", &sandbox, session_id);
     assert_eq!(post[0]["tool_use_id"], ok_id.as_str());
     assert_eq!(post[0]["tool_response"]["stdout"], "payload-check");
@@ -601,7 +682,11 @@ fn claude_hooks_receive_documented_payloads_stop_per_turn_session_end_at_exit() 
     assert!(failed_result.is_error);
 
     let stop = sandbox.hook_payloads("Stop");
-    assert_eq!(stop.len(), 1, "one Stop for the one turn (not per model call): {stop:?}");
+    assert_eq!(
+        stop.len(),
+        1,
+        "one Stop for the one turn (not per model call): {stop:?}"
+    );
     assert_common_fields(&stop[0], "Stop", &sandbox, session_id);
     assert_eq!(stop[0]["stop_hook_active"], false);
     assert_eq!(stop[0]["last_assistant_message"], "done");
@@ -610,7 +695,10 @@ fn claude_hooks_receive_documented_payloads_stop_per_turn_session_end_at_exit() 
     let end = sandbox.hook_payloads("SessionEnd");
     assert_eq!(end.len(), 1, "{end:?}");
     assert_common_fields(&end[0], "SessionEnd", &sandbox, session_id);
-    assert_eq!(end[0]["reason"], "other", "claude -p ends its session with reason other");
+    assert_eq!(
+        end[0]["reason"], "other",
+        "claude -p ends its session with reason other"
+    );
 }
 
 #[test]
@@ -652,13 +740,13 @@ fn claude_transcript_is_where_spec_4_says_with_the_usage_the_server_reported() {
     assert!(path.exists(), "no transcript at {}", path.display());
     let entries = support::claude::read_jsonl(&path);
 
-    let served: Vec<_> = server
+    let turns: Vec<_> = server
         .turn_requests()
         .iter()
         .map(|r| r.served().unwrap().clone())
         .collect();
-    assert_eq!(served.len(), 2);
-    for turn in &served {
+    assert_eq!(turns.len(), 2);
+    for turn in &turns {
         let lines: Vec<&Value> = entries
             .iter()
             .filter(|e| e["type"] == "assistant" && e["message"]["id"] == turn.message_id.as_str())
@@ -718,4 +806,76 @@ fn claude_transcript_is_where_spec_4_says_with_the_usage_the_server_reported() {
         result["usage"]["cache_creation_input_tokens"],
         total(Usage::cache_creation_input_tokens)
     );
+}
+
+#[test]
+fn claude_interactive_in_tmux_waits_at_a_prompt_takes_typed_text_and_fires_the_same_hooks() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([
+        Turn::tool(ToolCall::bash("echo from-tmux")),
+        Turn::text("interactive done"),
+    ]);
+    let mut sandbox = Sandbox::new(bin);
+    sandbox.record_all_hooks();
+    let limit = Duration::from_secs(60);
+
+    let claude = sandbox.interactive(&server);
+    let screen = claude.wait_for_screen("claude's empty prompt", limit, claude_prompt_ready);
+    eprintln!(
+        "interactive claude ready after {:?}:\n{screen}",
+        claude.elapsed()
+    );
+    assert!(screen.contains("bypass permissions on"), "{screen}");
+    let start = sandbox.wait_for_hook("SessionStart", 1, limit);
+    assert_eq!(start[0]["source"], "startup");
+    assert!(
+        server.requests().is_empty(),
+        "no model call before the first prompt"
+    );
+
+    // Typing and Enter straight after submit the prompt.
+    claude.type_text("run it in tmux");
+    claude.press("Enter");
+    let stop = sandbox.wait_for_hook("Stop", 1, limit);
+    let session_id = stop[0]["session_id"].as_str().unwrap().to_owned();
+    assert_common_fields(&stop[0], "Stop", &sandbox, &session_id);
+    assert_eq!(stop[0]["last_assistant_message"], "interactive done");
+
+    let turns = server.turn_requests();
+    assert_eq!(turns.len(), 2);
+    assert_eq!(server.exhausted(), 0);
+    assert!(turns[0].conversation_contains("run it in tmux"));
+    assert_eq!(
+        turns[1].tool_result(&tool_id(&turns[0])).unwrap().content,
+        "from-tmux"
+    );
+    assert!(
+        turns[0]
+            .header("user-agent")
+            .is_some_and(|ua| ua.starts_with("claude-cli/2.1.332 (external, cli)")),
+        "{:?}",
+        turns[0].header("user-agent")
+    );
+    let prompt = sandbox.hook_payloads("UserPromptSubmit");
+    assert_eq!(prompt.len(), 1);
+    assert_eq!(prompt[0]["prompt"], "run it in tmux");
+    assert_common_fields(&prompt[0], "UserPromptSubmit", &sandbox, &session_id);
+    assert_eq!(sandbox.hook_payloads("PreToolUse").len(), 1);
+    assert_eq!(sandbox.hook_payloads("PostToolUse").len(), 1);
+    assert!(
+        sandbox.hook_payloads("SessionEnd").is_empty(),
+        "a turn end is not a session end"
+    );
+    let screen = claude.wait_for_screen("the answer and a fresh prompt", limit, |s| {
+        s.contains("interactive done") && claude_prompt_ready(s)
+    });
+    assert!(!claude.exited(), "{screen}");
+
+    claude.type_text("/exit");
+    claude.press("Enter");
+    claude.wait_exit(limit);
+    let end = sandbox.wait_for_hook("SessionEnd", 1, limit);
+    assert_common_fields(&end[0], "SessionEnd", &sandbox, &session_id);
+    assert_eq!(end[0]["reason"], "prompt_input_exit");
+    assert!(sandbox.transcript_path(&session_id).exists());
 }

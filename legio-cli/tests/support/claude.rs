@@ -126,7 +126,10 @@ fn find_or_install() -> Result<PathBuf, String> {
     }
     install(&cache)?;
     let version = claude_version(&bin).map_err(|e| {
-        format!("npm installed {CLAUDE_CODE_PACKAGE} but {} does not run: {e}", bin.display())
+        format!(
+            "npm installed {CLAUDE_CODE_PACKAGE} but {} does not run: {e}",
+            bin.display()
+        )
     })?;
     if version.contains(CLAUDE_CODE_VERSION) {
         Ok(bin)
@@ -238,7 +241,10 @@ fn wait_with_timeout(
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("still running after {} s, killed", timeout.as_secs()));
+                return Err(format!(
+                    "still running after {} s, killed",
+                    timeout.as_secs()
+                ));
             }
             Ok(None) => thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(format!("cannot wait for the process: {e}")),
@@ -331,10 +337,7 @@ impl ClaudeHome {
     pub fn env(&self, server: &ScriptedApi) -> Vec<(String, String)> {
         let mut env = vec![
             ("HOME".to_owned(), self.path.to_string_lossy().into_owned()),
-            (
-                "PATH".to_owned(),
-                "/usr/local/bin:/usr/bin:/bin".to_owned(),
-            ),
+            ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
             ("LANG".to_owned(), "C.UTF-8".to_owned()),
             ("TERM".to_owned(), "xterm-256color".to_owned()),
             ("ANTHROPIC_BASE_URL".to_owned(), server.base_url()),
@@ -369,13 +372,15 @@ fn write_json(path: &Path, value: &Value) {
 
 /// Reads a JSONL file into values, failing the test on a line that is not JSON.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{} line {}: not JSON ({e}): {l}", path.display(), i + 1))
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                panic!("{} line {}: not JSON ({e}): {l}", path.display(), i + 1)
+            })
         })
         .collect()
 }
@@ -500,7 +505,13 @@ impl Sandbox {
 
     /// Writes an executable `sh` script `name` with `body` into the hooks folder and registers
     /// it for `event` / `matcher`. The body gets the payload on stdin.
-    pub fn add_script_hook(&mut self, event: &str, matcher: &str, name: &str, body: &str) -> PathBuf {
+    pub fn add_script_hook(
+        &mut self,
+        event: &str,
+        matcher: &str,
+        name: &str,
+        body: &str,
+    ) -> PathBuf {
         let path = self.hooks_dir.join(name);
         fs::write(&path, format!("#!/bin/sh\n{body}\n"))
             .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
@@ -536,6 +547,25 @@ impl Sandbox {
             read_jsonl(&path)
         } else {
             Vec::new()
+        }
+    }
+
+    /// Waits until the recording hook of `event` has received at least `count` payloads;
+    /// returns them. Fails the test after `timeout`.
+    pub fn wait_for_hook(&self, event: &str, count: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let payloads = self.hook_payloads(event);
+            if payloads.len() >= count {
+                return payloads;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {} s for {count} {event} hook payload(s), got {}",
+                timeout.as_secs(),
+                payloads.len()
+            );
+            thread::sleep(Duration::from_millis(20));
         }
     }
 

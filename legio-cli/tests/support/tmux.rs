@@ -15,6 +15,17 @@ const ROWS: &str = "50";
 /// How often the screen is polled while waiting.
 const POLL: Duration = Duration::from_millis(50);
 
+/// Whether a screen capture shows claude's interactive prompt empty and waiting for input: a
+/// line that is only the prompt mark `❯` (followed by a no-break space, which tmux keeps) and no
+/// dialog on screen. Dialogs (trust, API key, bypass-permissions warning) also draw `❯`, but as
+/// a cursor before an option (`❯ No, exit`) and with an `Enter to confirm` footer.
+pub fn claude_prompt_ready(screen: &str) -> bool {
+    let empty_prompt = screen
+        .lines()
+        .any(|l| l.trim_end_matches([' ', '\u{a0}']) == "❯");
+    empty_prompt && !screen.contains("Enter to confirm")
+}
+
 /// A program running in its own tmux server.
 pub struct TmuxClaude {
     socket: PathBuf,
@@ -43,7 +54,17 @@ impl TmuxClaude {
             .arg(socket)
             .arg("-f")
             .arg(&config)
-            .args(["new-session", "-d", "-s", SESSION, "-x", COLUMNS, "-y", ROWS, "-c"])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                SESSION,
+                "-x",
+                COLUMNS,
+                "-y",
+                ROWS,
+                "-c",
+            ])
             .arg(cwd)
             .args(argv);
         checked(&mut cmd, "starting claude in tmux");
@@ -96,7 +117,8 @@ impl TmuxClaude {
     /// Types `text` literally (no key names are interpreted).
     pub fn type_text(&self, text: &str) {
         checked(
-            self.tmux().args(["send-keys", "-t", SESSION, "-l", "--", text]),
+            self.tmux()
+                .args(["send-keys", "-t", SESSION, "-l", "--", text]),
             "typing into the claude pane",
         );
     }

@@ -70,13 +70,19 @@ pub(super) fn read_request(
     let mut headers = Vec::new();
     loop {
         let Some(line) = read_line(reader, &mut head_bytes)? else {
-            return Err(ReadError::Bad(400, "connection closed inside the headers".into()));
+            return Err(ReadError::Bad(
+                400,
+                "connection closed inside the headers".into(),
+            ));
         };
         if line.is_empty() {
             break;
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(ReadError::Bad(400, format!("malformed header line {line:?}")));
+            return Err(ReadError::Bad(
+                400,
+                format!("malformed header line {line:?}"),
+            ));
         };
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
@@ -113,7 +119,10 @@ pub(super) fn read_request(
             .parse()
             .map_err(|_| ReadError::Bad(400, format!("bad Content-Length {len:?}")))?;
         if len > MAX_BODY_BYTES {
-            return Err(ReadError::Bad(413, format!("body of {len} bytes is too large")));
+            return Err(ReadError::Bad(
+                413,
+                format!("body of {len} bytes is too large"),
+            ));
         }
         let mut body = vec![0; len];
         reader.read_exact(&mut body)?;
@@ -156,7 +165,10 @@ fn read_chunked_body(reader: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadE
     let mut head_bytes = 0;
     loop {
         let Some(size_line) = read_line(reader, &mut head_bytes)? else {
-            return Err(ReadError::Bad(400, "connection closed inside a chunked body".into()));
+            return Err(ReadError::Bad(
+                400,
+                "connection closed inside a chunked body".into(),
+            ));
         };
         let size_hex = size_line.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_hex, 16)
@@ -242,4 +254,3 @@ fn connection_header(keep_alive: bool) -> &'static str {
         "connection: close\r\n"
     }
 }
-

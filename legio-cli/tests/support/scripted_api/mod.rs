@@ -354,7 +354,10 @@ impl RecordedRequest {
 
     /// The system prompt flattened to text.
     pub fn system_text(&self) -> String {
-        self.body.get("system").map(flatten_text).unwrap_or_default()
+        self.body
+            .get("system")
+            .map(flatten_text)
+            .unwrap_or_default()
     }
 
     /// Whether this was a streaming messages call (one that consumes a turn).
@@ -599,7 +602,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
             }
         };
         let keep_alive = request.keep_alive;
-        answer(request, &mut writer, shared)?;
+        answer(&request, &mut writer, shared)?;
         if !keep_alive {
             return Ok(());
         }
@@ -607,7 +610,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
 }
 
 /// Records the request, then answers it.
-fn answer(request: HttpRequest, writer: &mut TcpStream, shared: &Shared) -> io::Result<()> {
+fn answer(request: &HttpRequest, writer: &mut TcpStream, shared: &Shared) -> io::Result<()> {
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let route = request.path.split('?').next().unwrap_or("");
     let is_head = request.method == "HEAD";
@@ -627,17 +630,16 @@ fn answer(request: HttpRequest, writer: &mut TcpStream, shared: &Shared) -> io::
                 Reply::BadRequest("the messages body is not JSON".into()),
                 None,
             ),
-            ("POST", "/v1/messages") if streaming => match state.script.pop_front() {
-                Some(turn) => {
+            ("POST", "/v1/messages") if streaming => {
+                if let Some(turn) = state.script.pop_front() {
                     let served = state.serve(&turn, true);
                     (Reply::Turn(served.clone()), Some((turn, served)))
-                }
-                None => {
+                } else {
                     let turn = Turn::text(EXHAUSTED_TEXT);
                     let served = state.serve(&turn, false);
                     (Reply::Exhausted, Some((turn, served)))
                 }
-            },
+            }
             ("POST", "/v1/messages") => (Reply::NonStreaming, None),
             ("POST", "/v1/messages/count_tokens") => (Reply::CountTokens, None),
             ("GET" | "HEAD", _) => (Reply::Probe, None),
@@ -678,7 +680,14 @@ fn answer(request: HttpRequest, writer: &mut TcpStream, shared: &Shared) -> io::
                 "usage": Usage::default().start_json(),
             });
             let headers = [("request-id", format!("req_scripted_{id}"))];
-            write_full(writer, 200, "application/json", &headers, &message.to_string(), keep)
+            write_full(
+                writer,
+                200,
+                "application/json",
+                &headers,
+                &message.to_string(),
+                keep,
+            )
         }
         Reply::CountTokens => {
             let estimate = request.body.len() / 4;
@@ -694,7 +703,10 @@ fn answer(request: HttpRequest, writer: &mut TcpStream, shared: &Shared) -> io::
             write_full(writer, 400, "application/json", &[], &body, keep)
         }
         _ => {
-            let why = format!("the scripted API does not serve {} {}", request.method, route);
+            let why = format!(
+                "the scripted API does not serve {} {}",
+                request.method, route
+            );
             let body = error_body("not_found_error", &why);
             write_full(writer, 404, "application/json", &[], &body, keep)
         }
