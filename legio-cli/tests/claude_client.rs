@@ -879,3 +879,79 @@ fn claude_interactive_in_tmux_waits_at_a_prompt_takes_typed_text_and_fires_the_s
     assert_eq!(end[0]["reason"], "prompt_input_exit");
     assert!(sandbox.transcript_path(&session_id).exists());
 }
+
+#[test]
+fn claude_headless_stream_json_takes_prompts_on_stdin_one_result_per_turn() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([
+        Turn::tool(ToolCall::bash("echo headless")),
+        Turn::text("first done"),
+        Turn::text("second done"),
+    ]);
+    let mut sandbox = Sandbox::new(bin);
+    sandbox.record_all_hooks();
+    let limit = Duration::from_secs(60);
+
+    let started = std::time::Instant::now();
+    let mut claude = sandbox.headless(&server);
+    claude.send_prompt("first prompt");
+    let first = claude.wait_for_result(limit);
+    eprintln!(
+        "headless claude: first result after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(first["subtype"], "success");
+    assert_eq!(first["result"], "first done");
+    assert_eq!(first["num_turns"], 2);
+    let session_id = first["session_id"].as_str().unwrap().to_owned();
+
+    let init = claude
+        .seen()
+        .iter()
+        .find(|v| v["type"] == "system" && v["subtype"] == "init")
+        .cloned()
+        .expect("a system/init line before the first turn");
+    assert_eq!(init["session_id"], session_id.as_str());
+    assert_eq!(init["cwd"], sandbox.project().to_string_lossy().as_ref());
+    assert!(
+        init["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "Bash")
+    );
+    // Assistant lines carry the usage of `message_start` (output_tokens still 1): the final
+    // figures are in the result line and the transcript, not here.
+    let assistant: Vec<&Value> = claude
+        .seen()
+        .iter()
+        .filter(|v| v["type"] == "assistant")
+        .collect();
+    assert_eq!(assistant.len(), 2);
+    assert_eq!(assistant[0]["message"]["content"][0]["type"], "tool_use");
+    assert_eq!(assistant[0]["message"]["usage"]["output_tokens"], 1);
+    assert_eq!(
+        first["usage"]["output_tokens"],
+        2 * Usage::default().output_tokens
+    );
+    assert_eq!(sandbox.hook_payloads("Stop").len(), 1);
+
+    // The session stays open for the next prompt on stdin.
+    claude.send_prompt("second prompt");
+    let second = claude.wait_for_result(limit);
+    assert_eq!(second["result"], "second done");
+    assert_eq!(second["session_id"], session_id.as_str());
+    assert_eq!(sandbox.hook_payloads("Stop").len(), 2, "one Stop per turn");
+    assert!(sandbox.hook_payloads("SessionEnd").is_empty());
+    let turns = server.turn_requests();
+    assert_eq!(turns.len(), 3);
+    assert!(turns[2].conversation_contains("first prompt"));
+    assert!(turns[2].conversation_contains("second prompt"));
+
+    // Closing stdin ends the session.
+    let status = claude.close(limit);
+    assert!(status.success(), "{status}");
+    let end = sandbox.wait_for_hook("SessionEnd", 1, limit);
+    assert_common_fields(&end[0], "SessionEnd", &sandbox, &session_id);
+    assert_eq!(end[0]["reason"], "other");
+}

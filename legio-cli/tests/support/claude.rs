@@ -11,7 +11,8 @@
 //!   folders it is told to; [`ClaudeHome::env`] is the whole environment a claude process gets
 //!   (nothing of the caller's environment leaks in).
 //! - [`Sandbox`] is a home plus a project folder whose `.claude/settings.local.json` hooks the
-//!   test controls, with recording hooks, and runs `claude -p` or an interactive claude in tmux
+//!   test controls, with recording hooks, and runs `claude -p`, a headless stream-json claude
+//!   ([`super::headless::HeadlessClaude`]) or an interactive claude in tmux
 //!   ([`super::tmux::TmuxClaude`]).
 
 use std::fs;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::headless::HeadlessClaude;
 use super::scripted_api::ScriptedApi;
 use super::tmux::TmuxClaude;
 
@@ -611,6 +613,27 @@ impl Sandbox {
             stderr: fs::read_to_string(&err_path).unwrap_or_default(),
             elapsed: started.elapsed(),
         }
+    }
+
+    /// Starts a headless claude steered with stream-json on stdin
+    /// (`-p --input-format stream-json --output-format stream-json --verbose`).
+    pub fn headless(&self, server: &ScriptedApi) -> HeadlessClaude {
+        let child = self
+            .command(server)
+            .args([
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", self.bin.display()));
+        HeadlessClaude::new(child)
     }
 
     /// Starts an interactive claude in a tmux session on a private socket in the sandbox.

@@ -1,6 +1,6 @@
 //! Shared support for legio-cli's integration tests (`mod support;`): a scripted Messages API
 //! server ([`scripted_api`]), the pinned real Claude Code binary run hermetically against it
-//! ([`claude`]), and an interactive claude in tmux ([`tmux`]).
+//! ([`claude`]), headless over stream-json ([`headless`]) or interactive in tmux ([`tmux`]).
 //!
 //! ```ignore
 //! let Some(bin) = claude_bin() else { return };
@@ -22,5 +22,6 @@
 #![allow(dead_code)]
 
 pub mod claude;
+pub mod headless;
 pub mod scripted_api;
 pub mod tmux;
