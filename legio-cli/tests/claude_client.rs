@@ -349,6 +349,10 @@ fn scripted_api_rejects_a_malformed_request_clearly_and_records_it() {
 // ---------------------------------------------------------------------------------------------
 // The real client.
 
+/// How long to wait for the client to get somewhere. Unloaded it starts in about half a second;
+/// on a machine shared with parallel builds it has taken over 20 s to draw its first screen.
+const CLIENT_LIMIT: Duration = Duration::from_secs(180);
+
 /// The tool call of a served turn: its id.
 fn tool_id(request: &RecordedRequest) -> String {
     request
@@ -817,7 +821,7 @@ fn claude_interactive_in_tmux_waits_at_a_prompt_takes_typed_text_and_fires_the_s
     ]);
     let mut sandbox = Sandbox::new(bin);
     sandbox.record_all_hooks();
-    let limit = Duration::from_secs(60);
+    let limit = CLIENT_LIMIT;
 
     let claude = sandbox.interactive(&server);
     let screen = claude.wait_for_screen("claude's empty prompt", limit, claude_prompt_ready);
@@ -890,7 +894,7 @@ fn claude_headless_stream_json_takes_prompts_on_stdin_one_result_per_turn() {
     ]);
     let mut sandbox = Sandbox::new(bin);
     sandbox.record_all_hooks();
-    let limit = Duration::from_secs(60);
+    let limit = CLIENT_LIMIT;
 
     let started = std::time::Instant::now();
     let mut claude = sandbox.headless(&server);
@@ -954,4 +958,40 @@ fn claude_headless_stream_json_takes_prompts_on_stdin_one_result_per_turn() {
     let end = sandbox.wait_for_hook("SessionEnd", 1, limit);
     assert_common_fields(&end[0], "SessionEnd", &sandbox, &session_id);
     assert_eq!(end[0]["reason"], "other");
+}
+
+#[test]
+fn claude_interactive_in_an_untrusted_folder_asks_first_and_is_not_ready_until_answered() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([]);
+    let sandbox = Sandbox::untrusted(bin);
+    let limit = CLIENT_LIMIT;
+
+    let claude = sandbox.interactive(&server);
+    let dialog = claude.wait_for_screen("the trust dialog", limit, |s| {
+        s.contains("Enter to confirm")
+    });
+    assert!(dialog.contains("Quick safety check"), "{dialog}");
+    assert!(
+        dialog.contains("❯ No, exit"),
+        "the default answer exits: {dialog}"
+    );
+    assert!(dialog.contains("Yes, I trust this folder"), "{dialog}");
+    assert!(!claude_prompt_ready(&dialog), "a dialog is not a prompt");
+
+    // Down, Enter: trust; claude records it in ~/.claude.json and shows its prompt.
+    claude.press("Down");
+    claude.press("Enter");
+    claude.wait_for_screen("claude's empty prompt", limit, claude_prompt_ready);
+    let state: Value = serde_json::from_str(
+        &fs::read_to_string(sandbox.home().path().join(".claude.json")).unwrap(),
+    )
+    .unwrap();
+    let project = sandbox.project().to_string_lossy().into_owned();
+    assert_eq!(
+        state["projects"][project.as_str()]["hasTrustDialogAccepted"],
+        true,
+        "{state}"
+    );
+    assert!(server.requests().is_empty());
 }

@@ -41,7 +41,7 @@ pub const SKIP_ENV: &str = "LEGIO_SKIP_CLAUDE_TESTS";
 /// The API key the harness gives claude; its last 20 characters are pre-approved in `HOME`.
 pub const TEST_API_KEY: &str = "test";
 /// How long one `claude -p` run may take before the harness kills it.
-pub const PRINT_TIMEOUT: Duration = Duration::from_secs(90);
+pub const PRINT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long an npm install may take.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -445,8 +445,19 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A fresh sandbox for `bin`. Paths are canonical (claude reports canonical paths).
+    /// A fresh sandbox for `bin` whose project folder is trusted. Paths are canonical (claude
+    /// reports canonical paths).
     pub fn new(bin: &Path) -> Self {
+        Self::create(bin, true)
+    }
+
+    /// A fresh sandbox whose project folder is not trusted: interactive claude starts with the
+    /// trust dialog.
+    pub fn untrusted(bin: &Path) -> Self {
+        Self::create(bin, false)
+    }
+
+    fn create(bin: &Path, trusted: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("legio-claude-")
             .tempdir()
@@ -460,7 +471,9 @@ impl Sandbox {
         fs::create_dir_all(project.join(".claude")).expect("creating the project folder");
         fs::create_dir_all(&hooks_dir).expect("creating the hooks folder");
         let mut home = ClaudeHome::new(root.join("home"));
-        home.trust(&project);
+        if trusted {
+            home.trust(&project);
+        }
         let sandbox = Self {
             _dir: dir,
             bin: bin.to_path_buf(),
