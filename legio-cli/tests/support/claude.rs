@@ -257,7 +257,8 @@ fn wait_with_timeout(
 /// Whether this process runs as root (Claude Code then refuses
 /// `--dangerously-skip-permissions` unless `IS_SANDBOX=1`).
 pub fn running_as_root() -> bool {
-    rustix::process::geteuid().is_root()
+    // /proc/self belongs to the process's effective user.
+    fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
 /// Claude Code's project folder name for a working directory: every character that is not an
@@ -300,8 +301,8 @@ impl ClaudeHome {
     }
 
     /// Marks `folder` trusted (no "Quick safety check" dialog when claude starts there
-    /// interactively; `-p` never asks). Trust also covers folders below it up to the enclosing
-    /// git repository's root.
+    /// interactively; `-p` never asks). From the client's code (not tested here), trust also
+    /// covers folders below it up to the enclosing git repository's root.
     pub fn trust(&mut self, folder: &Path) {
         self.trusted.push(folder.to_path_buf());
         self.write_state();

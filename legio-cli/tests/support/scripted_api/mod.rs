@@ -421,8 +421,9 @@ struct State {
     /// Ids for messages, requests and tool calls, unique for this server.
     next_id: u64,
     requests: Vec<RecordedRequest>,
-    /// Clones of open connections, shut down when the server stops.
-    connections: Vec<TcpStream>,
+    /// Clones of open connections by id, shut down when the server stops.
+    connections: Vec<(u64, TcpStream)>,
+    next_connection: u64,
 }
 
 impl ScriptedApi {
@@ -534,7 +535,7 @@ impl Drop for ScriptedApi {
         // Wake the acceptor with a connection of our own, then close every client connection
         // so their threads see the end of their streams.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        for conn in self.shared.lock().connections.drain(..) {
+        for (_, conn) in self.shared.lock().connections.drain(..) {
             let _ = conn.shutdown(Shutdown::Both);
         }
         if let Some(acceptor) = self.acceptor.take() {
@@ -564,9 +565,16 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             return;
         }
         let Ok(stream) = stream else { continue };
-        if let Ok(clone) = stream.try_clone() {
-            shared.lock().connections.push(clone);
-        }
+        let Ok(clone) = stream.try_clone() else {
+            continue;
+        };
+        let id = {
+            let mut state = shared.lock();
+            state.next_connection += 1;
+            let id = state.next_connection;
+            state.connections.push((id, clone));
+            id
+        };
         let shared = Arc::clone(shared);
         // Without a thread the connection is dropped: the client sees it close and retries.
         let _ = thread::Builder::new()
@@ -574,6 +582,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             .spawn(move || {
                 // A connection error (reset, shutdown at stop) only ends this connection.
                 let _ = serve_connection(stream, &shared);
+                shared.lock().connections.retain(|(c, _)| *c != id);
             });
     }
 }
