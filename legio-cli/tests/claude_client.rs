@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use support::claude::{Sandbox, claude_bin};
+use support::claude::Sandbox;
+use support::install::claude_bin;
 use support::scripted_api::{
     EXHAUSTED_TEXT, RecordedRequest, Reply, ScriptedApi, ToolCall, Turn, Usage,
 };

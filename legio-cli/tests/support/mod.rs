@@ -1,6 +1,7 @@
 //! Shared support for legio-cli's integration tests (`mod support;`): a scripted Messages API
-//! server ([`scripted_api`]), the pinned real Claude Code binary run hermetically against it
-//! ([`claude`]), headless over stream-json ([`headless`]) or interactive in tmux ([`tmux`]).
+//! server ([`scripted_api`]), the pinned real Claude Code binary ([`install`]) run hermetically
+//! against it ([`claude`]), headless over stream-json ([`headless`]) or interactive in tmux
+//! ([`tmux`]).
 //!
 //! ```ignore
 //! let Some(bin) = claude_bin() else { return };
@@ -119,5 +120,6 @@
 
 pub mod claude;
 pub mod headless;
+pub mod install;
 pub mod scripted_api;
 pub mod tmux;
