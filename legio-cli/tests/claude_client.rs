@@ -10,6 +10,7 @@ mod support;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
@@ -995,4 +996,58 @@ fn claude_interactive_in_an_untrusted_folder_asks_first_and_is_not_ready_until_a
         "{state}"
     );
     assert!(server.requests().is_empty());
+}
+
+/// Runs git with a fixed identity and no user or system configuration.
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=legio-test",
+            "-c",
+            "user.email=test@legio.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("running git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn claude_trust_of_the_repository_root_covers_a_worktree_inside_it() {
+    let Some(bin) = claude_bin() else { return };
+    let server = ScriptedApi::start([]);
+    let sandbox = Sandbox::new(bin); // trusts the project folder only
+    let root = sandbox.project();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    git(
+        root,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            ".legio/worktrees/builder-1",
+            "-b",
+            "builder-1",
+        ],
+    );
+    let worktree = root.join(".legio/worktrees/builder-1");
+
+    let claude = sandbox.interactive_in(&server, &worktree);
+    let screen = claude.wait_for_screen("a prompt or a dialog", CLIENT_LIMIT, |s| {
+        claude_prompt_ready(s) || s.contains("Enter to confirm")
+    });
+    assert!(
+        claude_prompt_ready(&screen),
+        "the worktree must not ask for trust again:\n{screen}"
+    );
+    assert!(screen.contains(".legio/worktrees/builder-1"), "{screen}");
 }

@@ -76,8 +76,8 @@ impl ClaudeHome {
     }
 
     /// Marks `folder` trusted (no "Quick safety check" dialog when claude starts there
-    /// interactively; `-p` never asks). From the client's code (not tested here), trust also
-    /// covers folders below it up to the enclosing git repository's root.
+    /// interactively; `-p` never asks). Trusting a repository's root also covers worktrees made
+    /// inside it.
     pub fn trust(&mut self, folder: &Path) {
         self.trusted.push(folder.to_path_buf());
         self.write_state();
@@ -425,15 +425,21 @@ impl Sandbox {
         HeadlessClaude::new(child)
     }
 
-    /// Starts an interactive claude in a tmux session on a private socket in the sandbox.
+    /// Starts an interactive claude in a tmux session on a private socket in the sandbox, in
+    /// the project folder.
     pub fn interactive(&self, server: &ScriptedApi) -> TmuxClaude {
+        self.interactive_in(server, &self.project)
+    }
+
+    /// Starts an interactive claude in `cwd` (e.g. a worktree made inside the project).
+    pub fn interactive_in(&self, server: &ScriptedApi, cwd: &Path) -> TmuxClaude {
         let argv = [
             self.bin.to_string_lossy().into_owned(),
             "--dangerously-skip-permissions".to_owned(),
         ];
         TmuxClaude::start(
             &self.hooks_dir.join("tmux.sock"),
-            &self.project,
+            cwd,
             &self.home.env(server),
             &argv,
         )

@@ -41,16 +41,16 @@
 //! - trust: "Quick safety check: Is this a project you created or one you trust?" `❯ No, exit` /
 //!   `Yes, I trust this folder`; Down, Enter trusts and records
 //!   `projects.<path>.hasTrustDialogAccepted: true` in `~/.claude.json`
-//!   [claude_interactive_in_an_untrusted_folder...]. `CLAUDE_CODE_SANDBOXED=1` skips it (seen by
-//!   hand; undocumented);
+//!   [claude_interactive_in_an_untrusted_folder...]. Trusting a repository's root also covers a
+//!   worktree at `<root>/.legio/worktrees/<agent>` [claude_trust_of_the_repository_root...].
+//!   `CLAUDE_CODE_SANDBOXED=1` skips the dialog (seen by hand; undocumented);
 //! - API key: "Detected a custom API key in your environment" `Yes` / `❯ No (recommended)`;
 //! - bypass mode: "WARNING: Claude Code running in Bypass Permissions mode" `❯ No, exit` /
 //!   `Yes, I accept`.
 //!
 //! Pre-answered by [`claude::ClaudeHome`]: `~/.claude.json` `hasCompletedOnboarding: true`,
 //! `customApiKeyResponses.approved: [<last 20 chars of the key>]`,
-//! `projects.<abs path>.hasTrustDialogAccepted: true` (by the client's code, not tested: it also
-//! covers folders below, up to their git root), and `~/.claude/settings.json` `skipDangerousModePermissionPrompt: true`.
+//! `projects.<abs path>.hasTrustDialogAccepted: true`, and `~/.claude/settings.json` `skipDangerousModePermissionPrompt: true`.
 //!
 //! ## Interactive in tmux [claude_interactive_in_tmux...]
 //! - Ready for a first prompt: a line that is exactly `❯` + U+00A0 (no-break space) between two
