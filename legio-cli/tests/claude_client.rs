@@ -348,6 +348,56 @@ fn scripted_api_rejects_a_malformed_request_clearly_and_records_it() {
     assert_eq!(server.remaining_turns(), 1);
 }
 
+#[test]
+fn scripted_api_honours_expect_continue_and_connection_close() {
+    let server = ScriptedApi::start([Turn::text("after continue")]);
+    let (mut stream, mut reader) = connect(&server).unwrap();
+    let body = messages_body(true, "go");
+    write!(
+        stream,
+        "POST /v1/messages HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut interim = String::new();
+    reader.read_line(&mut interim).unwrap();
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n");
+    reader.read_line(&mut interim).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let response = read_response(&mut reader).unwrap();
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(
+        response.events().unwrap()[2].1["delta"]["text"],
+        "after continue"
+    );
+    let mut rest = Vec::new();
+    assert_eq!(
+        reader.read_to_end(&mut rest).unwrap(),
+        0,
+        "the server closed"
+    );
+}
+
+#[test]
+fn scripted_api_plays_turns_pushed_later_and_wakes_a_waiting_test() {
+    let server = ScriptedApi::start([]);
+    server.push_turns([Turn::text("pushed").with_delay(Duration::from_millis(50))]);
+    assert_eq!(server.remaining_turns(), 1);
+    assert!(
+        !server.wait_until(Duration::from_millis(50), |r| !r.is_empty()),
+        "nothing arrived yet"
+    );
+    thread::scope(|scope| {
+        let waiter = scope.spawn(|| server.wait_until(Duration::from_secs(10), |r| r.len() == 1));
+        let (mut stream, mut reader) = connect(&server).unwrap();
+        post(&mut stream, "/v1/messages", &messages_body(true, "go")).unwrap();
+        let events = read_response(&mut reader).unwrap().events().unwrap();
+        assert_eq!(events[2].1["delta"]["text"], "pushed");
+        assert!(waiter.join().unwrap(), "the waiter saw the request");
+    });
+    assert_eq!(server.remaining_turns(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real client.
 
