@@ -30,6 +30,8 @@ pub fn claude_prompt_ready(screen: &str) -> bool {
 pub struct TmuxClaude {
     socket: PathBuf,
     started: Instant,
+    /// The program's process id, to wait for its end when the session is killed.
+    pid: Option<u32>,
 }
 
 impl TmuxClaude {
@@ -43,9 +45,10 @@ impl TmuxClaude {
             "set -g remain-on-exit on\nset -g default-terminal tmux-256color\nset -g history-limit 5000\n",
         )
         .unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
-        let tmux = Self {
+        let mut tmux = Self {
             socket: socket.to_path_buf(),
             started: Instant::now(),
+            pid: None,
         };
         let mut cmd = Command::new("tmux");
         cmd.env_clear()
@@ -68,6 +71,12 @@ impl TmuxClaude {
             .arg(cwd)
             .args(argv);
         checked(&mut cmd, "starting claude in tmux");
+        let out = checked(
+            tmux.tmux()
+                .args(["display-message", "-p", "-t", SESSION, "#{pane_pid}"]),
+            "asking tmux for claude's process id",
+        );
+        tmux.pid = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
         tmux
     }
 
@@ -157,6 +166,8 @@ impl TmuxClaude {
 }
 
 impl Drop for TmuxClaude {
+    /// Kills the tmux server, then waits for claude to be gone: it exits on the hangup
+    /// asynchronously and would otherwise still write into a `HOME` the test is removing.
     fn drop(&mut self) {
         let _ = self
             .tmux()
@@ -164,7 +175,28 @@ impl Drop for TmuxClaude {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        let Some(pid) = self.pid else { return };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_alive(pid) {
+            if Instant::now() >= deadline {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+                return;
+            }
+            thread::sleep(POLL);
+        }
     }
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn process_alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the parenthesized command name.
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    })
 }
 
 /// Runs a tmux command and fails the test, with tmux's stderr, when it fails (tmux exits
