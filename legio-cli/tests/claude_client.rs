@@ -899,6 +899,7 @@ fn claude_interactive_in_tmux_waits_at_a_prompt_takes_typed_text_and_fires_the_s
 
     let turns = server.turn_requests();
     assert_eq!(turns.len(), 2);
+    assert_eq!(server.requests().len(), 2, "no side calls");
     assert_eq!(server.exhausted(), 0);
     assert!(turns[0].conversation_contains("run it in tmux"));
     assert_eq!(
@@ -1001,6 +1002,7 @@ fn claude_headless_stream_json_takes_prompts_on_stdin_one_result_per_turn() {
     assert!(sandbox.hook_payloads("SessionEnd").is_empty());
     let turns = server.turn_requests();
     assert_eq!(turns.len(), 3);
+    assert_eq!(server.requests().len(), 3, "no side calls");
     assert!(turns[2].conversation_contains("first prompt"));
     assert!(turns[2].conversation_contains("second prompt"));
 

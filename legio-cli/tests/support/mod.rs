@@ -14,8 +14,9 @@
 //!
 //! # Facts about the real client (claude 2.1.332) that legio relies on
 //!
-//! Each is asserted by a test in `claude_client.rs` (named in brackets), so a new Claude Code
-//! release that changes one fails there first.
+//! A fact followed by a test name in brackets is asserted by that test in `claude_client.rs`, so
+//! a Claude Code release that changes it fails there first; the others were seen by hand while
+//! writing these tests.
 //!
 //! ## Install and launch
 //! - `npm install @anthropic-ai/claude-code@2.1.332` gives `node_modules/.bin/claude`, a native
@@ -25,12 +26,12 @@
 //! - With the no-telemetry variables it contacts only `ANTHROPIC_BASE_URL`, and there only
 //!   `POST /v1/messages?beta=true` with `"stream": true`, one call per model turn: no token
 //!   counting, titles or probes, in `-p`, stream-json and interactive modes alike
-//!   [claude_print_runs_a_bash_tool...]. Headers: `x-api-key`, `x-claude-code-session-id: <session
+//!   [claude_print_runs_a_bash_tool..., claude_headless..., claude_interactive_in_tmux...]. Headers: `x-api-key`, `x-claude-code-session-id: <session
 //!   id>`, `user-agent: claude-cli/2.1.332 (external, sdk-cli)` (`-p`) or `(external, cli)`
 //!   (interactive) [claude_interactive_in_tmux...]. Request bodies have a `Content-Length`.
 //! - An unreachable API is retried 10 times with growing delays (stream-json shows
 //!   `{"type":"system","subtype":"api_retry","attempt":N,"max_retries":10,...}`): minutes of
-//!   silence, not a quick failure (seen by hand).
+//!   silence, not a quick failure.
 //! - Requests carry `role: "system"` messages inside `messages` (reminders, hook output).
 //!
 //! ## First start in a fresh HOME (interactive only; `-p` never asks)
@@ -43,7 +44,7 @@
 //!   `projects.<path>.hasTrustDialogAccepted: true` in `~/.claude.json`
 //!   [claude_interactive_in_an_untrusted_folder...]. Trusting a repository's root also covers a
 //!   worktree at `<root>/.legio/worktrees/<agent>` [claude_trust_of_the_repository_root...].
-//!   `CLAUDE_CODE_SANDBOXED=1` skips the dialog (seen by hand; undocumented);
+//!   `CLAUDE_CODE_SANDBOXED=1` skips the dialog (undocumented);
 //! - API key: "Detected a custom API key in your environment" `Yes` / `❯ No (recommended)`;
 //! - bypass mode: "WARNING: Claude Code running in Bypass Permissions mode" `❯ No, exit` /
 //!   `Yes, I accept`.
