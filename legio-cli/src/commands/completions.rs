@@ -5,11 +5,10 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::{Cli, CompletionsArgs, ShellArg};
-use crate::error::CliResult;
 use crate::output::Printer;
 
 /// Prints the completion script for the chosen shell.
-pub fn run(args: &CompletionsArgs, out: &mut Printer) -> CliResult {
+pub fn run(args: &CompletionsArgs, out: &mut Printer) {
     let shell = match args.shell {
         ShellArg::Bash => Shell::Bash,
         ShellArg::Zsh => Shell::Zsh,
@@ -18,5 +17,4 @@ pub fn run(args: &CompletionsArgs, out: &mut Printer) -> CliResult {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "legio", &mut buf);
     out.raw(&String::from_utf8_lossy(&buf));
-    Ok(())
 }

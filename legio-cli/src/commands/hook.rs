@@ -5,7 +5,7 @@
 //!
 //! `legio log tool-start|tool-end|session-end` (legio 0.1.0's hooks) lands here too.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use legio_core::Layout;
@@ -40,14 +40,14 @@ pub fn run(args: &HookArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
 }
 
 /// `legio log` (compatibility).
-pub fn run_log(args: &LogArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
+pub fn run_log(args: &LogArgs, ctx: &Ctx<'_>, out: &mut Printer) {
     let event = match args.event {
         LogEvent::ToolStart => HookEvent::PreToolUse,
         LogEvent::ToolEnd => HookEvent::PostToolUse,
         LogEvent::SessionEnd => HookEvent::Stop,
     };
     let Some(agent) = args.agent.clone().or_else(|| ctx.env.agent_name.clone()) else {
-        return Ok(());
+        return;
     };
     let payload = if args.stdin {
         read_payload()
@@ -59,7 +59,6 @@ pub fn run_log(args: &LogArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
         })
     };
     handle(event, agent, payload, ctx, out);
-    Ok(())
 }
 
 fn read_payload() -> Result<HookPayload, PayloadError> {
@@ -177,7 +176,6 @@ fn log_problems(layout: &Layout, ctx: &Ctx<'_>, problems: &[String]) {
     if problems.is_empty() {
         return;
     }
-    use std::io::Write as _;
     let now = ctx.clock.now();
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)

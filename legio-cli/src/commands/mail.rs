@@ -197,10 +197,10 @@ fn check(args: &MailCheckArgs, ctx: &Ctx<'_>, layout: &Layout, out: &mut Printer
     let agent = acting_agent(args.agent.as_deref(), ctx)?;
     let audience: Option<Audience> = args.audience.as_deref().map(parse).transpose()?;
     let now = ctx.clock.now();
-    if let Some(ms) = args.debounce {
-        if debounced(layout, &agent, ms, now) {
-            return Ok(());
-        }
+    if let Some(ms) = args.debounce
+        && debounced(layout, &agent, ms, now)
+    {
+        return Ok(());
     }
     let messages = stores::mail(layout)?.claim_unread(&agent, audience)?;
     if args.debounce.is_some() {

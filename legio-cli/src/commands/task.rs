@@ -14,7 +14,8 @@ use crate::stores;
 /// Runs a task subcommand.
 pub fn run(cmd: TaskCommand, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     let layout = ctx.project()?;
-    let store = stores::tasks(&layout)?;
+    let config = crate::context::load_config(&layout, out)?;
+    let store = stores::tasks(&layout, &config.project.name)?;
     let now = ctx.clock.now();
     match cmd {
         TaskCommand::Create(args) => {
@@ -114,10 +115,10 @@ fn patch(args: TaskUpdateArgs) -> CliResult<TaskPatch> {
     if matches!(args.status, Some(TaskStatusArg::Closed)) {
         return Err(CliError::usage("use `legio task close` to close a task"));
     }
-    if let Some(t) = &args.title {
-        if t.trim().is_empty() {
-            return Err(CliError::usage("the task title is empty"));
-        }
+    if let Some(t) = &args.title
+        && t.trim().is_empty()
+    {
+        return Err(CliError::usage("the task title is empty"));
     }
     Ok(TaskPatch {
         title: args.title.map(|t| t.trim().to_owned()),

@@ -6,6 +6,7 @@
 //! legio's own bookkeeping never block the agent: they are returned as `problems` for legio's
 //! error log. The one exception is the guard, which fails closed.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
@@ -38,10 +39,13 @@ pub struct HookContext<'a> {
     pub mail: &'a dyn MailStore,
     /// Turns a tool input into the arguments worth storing (filtered and secret-redacted JSON)
     /// and a one-line summary.
-    pub describe_tool: &'a dyn Fn(&str, &Value) -> (Option<String>, String),
+    pub describe_tool: DescribeTool<'a>,
     /// Redacts secrets from free text before it is stored.
     pub redact: &'a dyn Fn(&str) -> String,
 }
+
+/// Turns a tool name and input into (stored arguments as JSON, one-line summary).
+pub type DescribeTool<'a> = &'a dyn Fn(&str, &Value) -> (Option<String>, String);
 
 /// Who a tool call belongs to, for the guard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,10 +281,11 @@ pub fn activation_text(s: &AgentSession) -> String {
             .map_or(ORCHESTRATOR, AgentName::as_str)
     );
     if !s.bead_id.is_empty() {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             " Your task is {} on branch {} in {}. Your full instructions are in .claude/CLAUDE.md: read them and start now, without waiting for further mail.",
             s.bead_id, s.branch_name, s.worktree_path
-        ));
+        );
     }
     text
 }
@@ -315,7 +320,7 @@ struct Run<'c, 'a> {
 }
 
 impl Run<'_, '_> {
-    fn problem(&mut self, what: String) {
+    fn problem(&mut self, what: impl std::fmt::Display) {
         self.problems
             .push(format!("hook {} for {}: {what}", self.event, self.agent));
     }
