@@ -16,11 +16,57 @@ use legio_core::ops::hook::{self, GuardSubject, HookContext, HookRequest, ORCHES
 use legio_core::time::Clock;
 use serde_json::Value;
 
-use crate::cli::{HookArgs, LogArgs, LogEvent};
 use crate::context::Ctx;
 use crate::error::CliResult;
 use crate::output::Printer;
 use crate::stores;
+use clap::{Args, ValueEnum};
+
+/// `legio hook`.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The Claude Code hook event (SessionStart, UserPromptSubmit, PreToolUse, PostToolUse,
+    /// PostToolUseFailure, Stop, SessionEnd, PreCompact).
+    pub event: String,
+    /// The agent (default: $LEGIO_AGENT_NAME; without either, the hook does nothing).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// The agent to act as when neither --agent nor $LEGIO_AGENT_NAME is set (the project-root
+    /// settings use `--default-agent orchestrator` for the human's own session).
+    #[arg(long, value_name = "NAME")]
+    pub default_agent: Option<String>,
+}
+
+/// legio 0.1.0's `log` events.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogEvent {
+    /// PreToolUse.
+    ToolStart,
+    /// PostToolUse.
+    ToolEnd,
+    /// Stop (end of a turn).
+    SessionEnd,
+}
+
+/// `legio log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The event.
+    #[arg(value_enum)]
+    pub event: LogEvent,
+    /// The agent (default: $LEGIO_AGENT_NAME).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Read the hook payload from stdin.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Tool name when there is no payload.
+    #[arg(long = "tool-name")]
+    pub tool_name: Option<String>,
+    /// Transcript path when there is no payload.
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+}
 
 /// `legio hook`.
 pub fn run(args: &HookArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {

@@ -15,10 +15,19 @@ use legio_core::ops::checkpoint::write_atomic;
 use legio_core::ops::settings::legio_hooks;
 use serde_json::json;
 
-use crate::cli::InitArgs;
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::output::{GREEN, Printer, paint};
+use clap::Args;
+
+/// `legio init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Rewrite config.yaml, the manifest and the role definitions even if they exist
+    /// (the old files are kept as `.bak`).
+    #[arg(long)]
+    pub force: bool,
+}
 
 /// Runs `legio init`.
 pub fn run(args: &InitArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {

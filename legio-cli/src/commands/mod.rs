@@ -1,10 +1,11 @@
 //! One module per subcommand; each parses nothing (clap did) and delegates to library code.
 
-mod completions;
-mod hook;
-mod init;
-mod mail;
-mod task;
+pub mod completions;
+pub mod guard;
+pub mod hook;
+pub mod init;
+pub mod mail;
+pub mod task;
 
 use crate::cli::Command;
 use crate::context::Ctx;
