@@ -476,19 +476,14 @@ impl<'a> MergeRunner<'a> {
         pre: Oid,
         commit: Oid,
     ) -> Result<Option<String>, MergeError> {
-        let merged = self
-            .repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(git("reading the merge commit"))?;
         let gates = self.ports.gates;
         if let Some(path) = journal.checkout.clone() {
             self.record(journal, Phase::CheckingOut)?;
+            // Objects must come from the handle that checks them out.
             let wrepo = Self::open_checkout(&path)?;
-            let pre_tree = wrepo
-                .find_commit(pre)
-                .and_then(|c| c.tree())
-                .map_err(git("reading the target commit"))?;
+            let tree = |id: Oid| wrepo.find_commit(id).and_then(|c| c.tree());
+            let pre_tree = tree(pre).map_err(git("reading the target commit"))?;
+            let merged = tree(commit).map_err(git("reading the merge commit"))?;
             match checkout::update_to(&wrepo, &pre_tree, &merged) {
                 Ok(()) => {}
                 Err(CheckoutError::InTheWay(files)) => {
