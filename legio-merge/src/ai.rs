@@ -172,7 +172,8 @@ mod tests {
 
     #[test]
     fn conversation_fences_markers_and_strangers_are_rejected() {
-        let cases: &[(&str, fn(&Rejection) -> bool)] = &[
+        type Check = fn(&Rejection) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("   \n", |r| matches!(r, Rejection::Empty)),
             ("Here is the resolved file:\nThe title\nfn a() {}\n", |r| {
                 matches!(r, Rejection::Prose { .. })

@@ -212,15 +212,30 @@ fn blob(repo: &Repository, entry: Option<&IndexEntry>) -> Result<Vec<u8>, git2::
 }
 
 /// The three versions of a conflicted file's content (missing sides are empty).
-pub(crate) fn sides_of(
-    repo: &Repository,
-    c: &Conflict,
-) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), git2::Error> {
-    Ok((
-        blob(repo, c.base.as_ref())?,
-        blob(repo, c.ours.as_ref())?,
-        blob(repo, c.theirs.as_ref())?,
-    ))
+pub(crate) struct Versions {
+    base: Vec<u8>,
+    ours: Vec<u8>,
+    theirs: Vec<u8>,
+}
+
+impl Versions {
+    /// Reads them from the object database.
+    pub fn of(repo: &Repository, c: &Conflict) -> Result<Self, git2::Error> {
+        Ok(Self {
+            base: blob(repo, c.base.as_ref())?,
+            ours: blob(repo, c.ours.as_ref())?,
+            theirs: blob(repo, c.theirs.as_ref())?,
+        })
+    }
+
+    /// Borrowed, for the resolvers.
+    pub fn sides(&self) -> Sides<'_> {
+        Sides {
+            base: &self.base,
+            ours: &self.ours,
+            theirs: &self.theirs,
+        }
+    }
 }
 
 /// The mode a resolution keeps: the one side that changed it, or the common one.
@@ -251,14 +266,13 @@ pub(crate) fn mechanical(repo: &Repository, c: &Conflict) -> Result<Resolved, Un
         return Err(Unresolvable(why.into()));
     }
     let mode = merged_mode(c)?;
-    let (base, ours, theirs) = sides_of(repo, c)
+    let versions = Versions::of(repo, c)
         .map_err(|e| Unresolvable(format!("cannot read its versions: {}", e.message())))?;
-    let sides = Sides {
-        base: &base,
-        ours: &ours,
-        theirs: &theirs,
-    };
-    let (content, how) = if c.path.ends_with(".jsonl") {
+    let sides = versions.sides();
+    let is_jsonl = Path::new(&c.path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
+    let (content, how) = if is_jsonl {
         (mechanical::jsonl_union(sides)?, Resolution::JsonlUnion)
     } else {
         (mechanical::keep_both(sides)?, Resolution::KeepBoth)

@@ -1,17 +1,21 @@
 //! The merge journal: `.legio/merge/<target>.journal`, one small JSON file per target.
 //!
-//! It is written (atomically: temporary file, fsync, rename) before each step that changes
-//! anything outside the object database, and removed once the queue entry is finished. A
-//! journal found while holding the target's lock therefore belongs to a merger that died, and
-//! says what it may have changed: the target ref (from `pre_merge_commit` to `merge_commit`)
-//! and the files of the target's checkout.
+//! It is written (atomically: temporary file, fsync, rename) once the merge commit exists,
+//! before anything outside the object database changes, again if a scratch worktree is made,
+//! and removed once the queue entry is finished. A journal found while holding the target's
+//! lock therefore belongs to a merger that died, and says what it may have changed: the target
+//! ref (from `pre_merge_commit` to `merge_commit`), the files of the target's checkout, a
+//! scratch worktree. Before the merge commit exists nothing is journaled: only the queue claim
+//! was made, and the claim itself (target and pre-merge commit) is enough to undo it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// How far a merge got. Each phase is recorded before the step it names can have any effect.
+/// How far a merge got: the steps of a merge, in order, each reached before the change it
+/// names. Recovery does not depend on it (it compares the ref and the files with the commits
+/// the journal names); it is there for people reading a journal and as the test seam's stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
@@ -61,7 +65,7 @@ pub struct Journal {
     pub checkout: Option<PathBuf>,
     /// A scratch worktree made to run the quality gates in, when the target is not checked out.
     pub scratch: Option<PathBuf>,
-    /// How far it got.
+    /// The last step reached when the journal was written.
     pub phase: Phase,
 }
 

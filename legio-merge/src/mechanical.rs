@@ -152,10 +152,9 @@ fn parse_chunks(merged: &[u8], width: usize) -> Result<Vec<Chunk<'_>>, Unresolva
                 state = State::Ours;
             }
             State::Out => plain.push(line),
+            State::Ours | State::Base if is_marker(line, b'=', width) => state = State::Theirs,
             State::Ours if is_marker(line, b'|', width) => state = State::Base,
-            State::Ours if is_marker(line, b'=', width) => state = State::Theirs,
             State::Ours => ours.push(line),
-            State::Base if is_marker(line, b'=', width) => state = State::Theirs,
             State::Base => base.push(line),
             State::Theirs if is_marker(line, b'>', width) => {
                 chunks.push(Chunk::Conflict {
@@ -187,7 +186,7 @@ fn push_line(out: &mut Vec<u8>, line: &[u8], eol: &[u8]) {
 /// The line ending a file mostly uses.
 fn line_ending(text: &[u8]) -> &'static [u8] {
     let crlf = text.windows(2).filter(|w| w == b"\r\n").count();
-    let lf = text.iter().filter(|&&b| b == b'\n').count();
+    let lf = text.split(|&b| b == b'\n').count() - 1;
     if crlf * 2 > lf { b"\r\n" } else { b"\n" }
 }
 

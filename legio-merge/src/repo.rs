@@ -79,7 +79,7 @@ pub(crate) fn checkouts(repo: &Repository) -> Result<Vec<Checkout>, git2::Error>
         });
     }
     let names = repo.worktrees()?;
-    for name in names.iter() {
+    for name in &names {
         let Some(name) = name? else { continue };
         let wt = repo.find_worktree(name)?;
         out.push(Checkout {

@@ -14,6 +14,7 @@
 //! Mail and events are the caller's: every entry's [`EntryReport`] is handed to the caller as
 //! soon as the entry is finished, with its tier, duration, conflict files and error.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ use crate::error::{MergeError, git, queue};
 use crate::gates::QualityGates;
 use crate::journal::{self, Journal, Phase};
 use crate::lock::TargetLock;
-use crate::mechanical::{self, Labels, Sides};
+use crate::mechanical::{self, Labels};
 use crate::repo;
 use crate::report::{
     EntryReport, FileConflict, FileResolution, Handoff, Prediction, Recovery, Resolution, RunReport,
@@ -174,9 +175,13 @@ impl<'a> MergeRunner<'a> {
         (name, path)
     }
 
-    fn record(&self, journal: &mut Journal, phase: Phase) -> Result<(), MergeError> {
+    /// Marks `phase` reached. The journal is written (durably) only when `write`: when it
+    /// gains something recovery needs. Recovery never depends on the phase itself.
+    fn record(&self, journal: &mut Journal, phase: Phase, write: bool) -> Result<(), MergeError> {
         journal.phase = phase;
-        journal::write(&self.journal_path(&journal.target), journal)?;
+        if write {
+            journal::write(&self.journal_path(&journal.target), journal)?;
+        }
         if self.crash_at == Some(phase) {
             return Err(MergeError::SimulatedCrash(phase));
         }
@@ -322,7 +327,7 @@ impl<'a> MergeRunner<'a> {
             scratch: None,
             phase: Phase::Claimed,
         };
-        self.record(&mut journal, Phase::Claimed)?;
+        self.record(&mut journal, Phase::Claimed, false)?;
         let outcome = match self.merge_claimed(&entry, pre, &mut journal) {
             Ok(o) => o,
             Err(e) if e.stops_the_run() => {
@@ -341,7 +346,7 @@ impl<'a> MergeRunner<'a> {
         let status = outcome.status.unwrap_or(MergeStatus::Failed);
         q.finish(entry.id, status, outcome.tier, outcome.error.as_deref())
             .map_err(queue(format!("finishing entry {}", entry.id)))?;
-        self.record(&mut journal, Phase::Finished)?;
+        self.record(&mut journal, Phase::Finished, false)?;
         journal::remove(&self.journal_path(target))?;
         let mut finished = entry;
         finished.status = status;
@@ -429,7 +434,7 @@ impl<'a> MergeRunner<'a> {
         };
         let commit = self.commit(entry, &target, pre, theirs, tree, tier, &resolutions)?;
         journal.merge_commit = Some(commit.to_string());
-        self.record(journal, Phase::Committed)?;
+        self.record(journal, Phase::Committed, true)?;
         let base = Outcome {
             status: Some(MergeStatus::Merged),
             tier: Some(tier),
@@ -447,7 +452,7 @@ impl<'a> MergeRunner<'a> {
                 ..base
             });
         }
-        self.record(journal, Phase::GatesPassed)?;
+        self.record(journal, Phase::GatesPassed, false)?;
         self.repo
             .reference_matching(
                 &repo::branch_ref(&target),
@@ -464,7 +469,7 @@ impl<'a> MergeRunner<'a> {
                     .flatten()
                     .map_or_else(|| "nothing".to_owned(), |id| id.to_string()),
             })?;
-        self.record(journal, Phase::Published)?;
+        self.record(journal, Phase::Published, false)?;
         Ok(base)
     }
 
@@ -478,7 +483,7 @@ impl<'a> MergeRunner<'a> {
     ) -> Result<Option<String>, MergeError> {
         let gates = self.ports.gates;
         if let Some(path) = journal.checkout.clone() {
-            self.record(journal, Phase::CheckingOut)?;
+            self.record(journal, Phase::CheckingOut, false)?;
             // Objects must come from the handle that checks them out.
             let wrepo = Self::open_checkout(&path)?;
             let tree = |id: Oid| wrepo.find_commit(id).and_then(|c| c.tree());
@@ -512,7 +517,7 @@ impl<'a> MergeRunner<'a> {
         }
         let (name, path) = self.scratch(&journal.target);
         journal.scratch = Some(path.clone());
-        self.record(journal, Phase::CheckingOut)?;
+        self.record(journal, Phase::CheckingOut, true)?;
         let commit_obj = self
             .repo
             .find_commit(commit)
@@ -660,13 +665,9 @@ impl<'a> MergeRunner<'a> {
                     c.path
                 ));
             }
-            let (base, ours, theirs) = analysis::sides_of(&self.repo, c)
+            let versions = analysis::Versions::of(&self.repo, c)
                 .map_err(|e| format!("{}: cannot read its versions: {}", c.path, e.message()))?;
-            let sides = Sides {
-                base: &base,
-                ours: &ours,
-                theirs: &theirs,
-            };
+            let sides = versions.sides();
             let labels = Labels {
                 base: "base",
                 ours: target,
@@ -1015,7 +1016,7 @@ pub fn commit_message(
                 Resolution::UnionAttribute => "merge=union",
                 Resolution::Ai => "AI, checked",
             };
-            m.push_str(&format!("  {} ({how})\n", r.path));
+            let _ = writeln!(m, "  {} ({how})", r.path);
         }
     }
     m

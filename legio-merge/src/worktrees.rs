@@ -98,9 +98,7 @@ impl GitWorktrees {
                     ),
                 });
             }
-            // Its directory is gone: forget the stale entry so the name can be reused.
-            old.prune(Some(WorktreePruneOptions::new().valid(false)))
-                .map_err(failed(format!("worktree prune {name}")))?;
+            self.prune_stale(name)?;
         }
         if let Some(parent) = spec.path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| GitError::Failed {
@@ -122,6 +120,16 @@ impl GitWorktrees {
             branch: spec.branch.clone(),
             head: self.tip(&spec.branch)?.to_string(),
         })
+    }
+
+    /// Forgets the worktree `name`, whose directory is gone, so its name and branch are free.
+    fn prune_stale(&self, name: &str) -> Result<(), GitError> {
+        let wt = self
+            .repo
+            .find_worktree(name)
+            .map_err(failed(format!("worktree prune {name}")))?;
+        wt.prune(Some(WorktreePruneOptions::new().valid(false)))
+            .map_err(failed(format!("worktree prune {name}")))
     }
 
     fn delete_branch(&self, branch: &str) -> Result<(), git2::Error> {
@@ -147,10 +155,16 @@ impl Worktrees for GitWorktrees {
             if let Some(c) = repo::checkout_of_branch(&self.repo, &spec.branch)
                 .map_err(failed("worktree list"))?
             {
-                return Err(GitError::BranchCheckedOut {
-                    branch: spec.branch.clone(),
-                    path: c.path,
-                });
+                match &c.name {
+                    // A worktree whose directory is gone (a dead agent's): forget it.
+                    Some(name) if !c.path.exists() => self.prune_stale(name)?,
+                    _ => {
+                        return Err(GitError::BranchCheckedOut {
+                            branch: spec.branch.clone(),
+                            path: c.path,
+                        });
+                    }
+                }
             }
             false
         } else {

@@ -35,12 +35,19 @@ fn a_clean_merge_is_a_merge_commit_naming_agent_and_task() {
     let e = &report.entries[0];
     assert_eq!(e.status(), MergeStatus::Merged, "{e:?}");
     assert_eq!(e.tier, Some(ResolutionTier::CleanMerge));
-    assert_eq!(seen, vec![e.entry.id], "the caller saw the entry as it finished");
+    assert_eq!(
+        seen,
+        vec![e.entry.id],
+        "the caller saw the entry as it finished"
+    );
     let tip = f.rev("main");
     assert_eq!(e.merge_commit.as_deref(), Some(tip.as_str()));
     assert_eq!(f.parents("main"), vec![pre, f.rev(BR)]);
     let msg = f.message("main");
-    assert!(msg.contains("Agent: builder-1") && msg.contains("Task: task-7"), "{msg}");
+    assert!(
+        msg.contains("Agent: builder-1") && msg.contains("Task: task-7"),
+        "{msg}"
+    );
     // The checked-out target now shows the merge, with nothing left uncommitted.
     assert_eq!(f.read("feature.txt").as_deref(), Some("new feature\n"));
     assert_eq!(f.status(), "");
@@ -71,7 +78,11 @@ fn a_branch_already_in_the_target_merges_without_a_commit() {
 #[test]
 fn both_sides_adding_the_same_new_file_keeps_both_target_first() {
     let f = Fixture::new();
-    f.branch(BR, "main", &[("notes.txt", Some("branch note 1\nbranch note 2\n"))]);
+    f.branch(
+        BR,
+        "main",
+        &[("notes.txt", Some("branch note 1\nbranch note 2\n"))],
+    );
     f.on_main(&[("notes.txt", Some("main note\n"))]);
     let q = MemoryQueue::new();
     q.enqueue(&new_entry(BR)).unwrap();
@@ -110,7 +121,10 @@ fn additions_at_the_same_place_of_a_modified_file_keep_both() {
 #[test]
 fn changing_the_same_line_on_both_sides_is_a_conflict_that_changes_nothing() {
     let f = Fixture::new();
-    f.on_main(&[("config.txt", Some("port = 1\nhost = a\n")), ("other.txt", Some("x\n"))]);
+    f.on_main(&[
+        ("config.txt", Some("port = 1\nhost = a\n")),
+        ("other.txt", Some("x\n")),
+    ]);
     // Two conflicted files: one tier 2 could resolve (other.txt, both added lines), one it
     // cannot. Nothing may be half-applied.
     f.branch(
@@ -137,9 +151,16 @@ fn changing_the_same_line_on_both_sides_is_a_conflict_that_changes_nothing() {
         vec!["config.txt".to_owned(), "other.txt".to_owned()]
     );
     let err = e.error.as_deref().unwrap();
-    assert!(err.contains("config.txt") && err.contains("aiResolveEnabled"), "{err}");
+    assert!(
+        err.contains("config.txt") && err.contains("aiResolveEnabled"),
+        "{err}"
+    );
     assert_eq!(f.rev("main"), pre, "the target did not move");
-    assert_eq!(f.read("other.txt").unwrap(), "x\nmain\n", "nothing half-applied");
+    assert_eq!(
+        f.read("other.txt").unwrap(),
+        "x\nmain\n",
+        "nothing half-applied"
+    );
     assert_eq!(f.status(), "");
     assert_eq!(q.entries()[0].error_message.as_deref(), Some(err));
     assert_queue_consistent(&q);
@@ -279,7 +300,10 @@ fn files_marked_merge_union_are_merged_and_reported_as_tier_2() {
     let e = &report.entries[0];
     assert_eq!(e.tier, Some(ResolutionTier::AutoResolve), "{e:?}");
     assert_eq!(e.resolutions[0].how, Resolution::UnionAttribute);
-    assert_eq!(f.show("main", "changes.log").unwrap(), "v1\nmain entry\nbranch entry\n");
+    assert_eq!(
+        f.show("main", "changes.log").unwrap(),
+        "v1\nmain entry\nbranch entry\n"
+    );
 }
 
 #[test]
@@ -336,7 +360,11 @@ fn failing_gates_undo_the_merge_and_keep_their_output() {
             },
             GateCommand {
                 name: "test".into(),
-                argv: vec!["sh".into(), "-c".into(), "echo 3 tests failed; exit 1".into()],
+                argv: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "echo 3 tests failed; exit 1".into(),
+                ],
             },
         ],
         timeout: Duration::from_secs(30),
@@ -348,7 +376,10 @@ fn failing_gates_undo_the_merge_and_keep_their_output() {
     assert_eq!(e.status(), MergeStatus::Failed);
     assert_eq!(e.merge_commit, None);
     let err = e.error.as_deref().unwrap();
-    assert!(err.contains("quality gate test failed") && err.contains("3 tests failed"), "{err}");
+    assert!(
+        err.contains("quality gate test failed") && err.contains("3 tests failed"),
+        "{err}"
+    );
     assert_eq!(f.rev("main"), pre, "the target never moved");
     assert_eq!(f.read("feature.txt"), None, "the checkout is back");
     assert_eq!(f.status(), "");
@@ -373,7 +404,11 @@ fn gates_run_in_a_scratch_worktree_when_the_target_is_not_checked_out() {
     let runner =
         MergeRunner::open(&f.root, ports_with(&q, &c, None, &gates), mechanical_only()).unwrap();
     let report = runner.merge_all("release", &mut |_| {}).unwrap();
-    assert_eq!(report.entries[0].status(), MergeStatus::Merged, "{report:?}");
+    assert_eq!(
+        report.entries[0].status(),
+        MergeStatus::Merged,
+        "{report:?}"
+    );
     assert_eq!(f.show("release", "feature.txt").unwrap(), "f\n");
     assert_eq!(f.read("feature.txt"), None, "main's checkout untouched");
     let worktrees = f.git(&["worktree", "list", "--porcelain"]);
@@ -458,9 +493,12 @@ fn tier_3_off_means_the_runtime_is_never_asked() {
     q.enqueue(&new_entry(BR)).unwrap();
     let c = clock();
     let ai = ScriptedRuntime::answering(vec![]);
-    let runner =
-        MergeRunner::open(&f.root, ports_with(&q, &c, Some(&ai), &NoGates), mechanical_only())
-            .unwrap();
+    let runner = MergeRunner::open(
+        &f.root,
+        ports_with(&q, &c, Some(&ai), &NoGates),
+        mechanical_only(),
+    )
+    .unwrap();
     let report = runner.merge_all("main", &mut |_| {}).unwrap();
     assert_eq!(report.entries[0].status(), MergeStatus::Conflict);
     assert_eq!(ai.calls(), 0);
@@ -516,14 +554,20 @@ fn tier_4_hands_the_task_over_with_the_branch_diff_and_changes_nothing() {
     let e = &report.entries[0];
     assert_eq!(e.status(), MergeStatus::Conflict);
     assert_eq!(e.tier, Some(ResolutionTier::Reimagine));
-    let h = e.handoff.as_ref().expect("a hand-off");
-    assert_eq!((h.agent.as_str(), h.task.as_str()), ("builder-1", "task-7"));
-    assert_eq!(h.target_commit, pre);
-    assert_eq!(h.conflict_files, vec!["greet.rs".to_owned()]);
+    let handoff = e.handoff.as_ref().expect("a hand-off");
+    assert_eq!(
+        (handoff.agent.as_str(), handoff.task.as_str()),
+        ("builder-1", "task-7")
+    );
+    assert_eq!(handoff.target_commit, pre);
+    assert_eq!(handoff.conflict_files, vec!["greet.rs".to_owned()]);
     let wanted = format!("+{}", theirs.lines().nth(1).unwrap());
-    assert!(h.diff.contains(&wanted), "{}", h.diff);
+    assert!(handoff.diff.contains(&wanted), "{}", handoff.diff);
     assert_eq!(f.rev("main"), pre);
-    assert_eq!(q.entries()[0].resolved_tier, Some(ResolutionTier::Reimagine));
+    assert_eq!(
+        q.entries()[0].resolved_tier,
+        Some(ResolutionTier::Reimagine)
+    );
 }
 
 #[test]
@@ -531,9 +575,16 @@ fn a_dry_run_predicts_without_touching_anything() {
     let f = Fixture::new();
     f.on_main(&[("shared.txt", Some("x\n")), ("one.txt", Some("1\n"))]);
     f.branch("legio/a/clean", "main", &[("a.txt", Some("a\n"))]);
-    f.branch("legio/b/both-add", "main", &[("shared.txt", Some("x\nb\n"))]);
+    f.branch(
+        "legio/b/both-add",
+        "main",
+        &[("shared.txt", Some("x\nb\n"))],
+    );
     f.branch("legio/c/hard", "main", &[("one.txt", Some("c\n"))]);
-    f.on_main(&[("shared.txt", Some("x\nmain\n")), ("one.txt", Some("main\n"))]);
+    f.on_main(&[
+        ("shared.txt", Some("x\nmain\n")),
+        ("one.txt", Some("main\n")),
+    ]);
     let pre = f.rev("main");
     let q = MemoryQueue::new();
     q.enqueue(&new_entry("legio/a/clean")).unwrap();

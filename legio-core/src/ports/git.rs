@@ -172,3 +172,36 @@ pub trait Worktrees {
     /// Files changed on `branch` since it forked from `base` (both paths of a rename), sorted.
     fn changed_files(&self, branch: &str, base: &str) -> Result<Vec<String>, GitError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_branches_round_trip() {
+        let agent = AgentName::new("builder-1").unwrap();
+        let task = TaskId::new("task.7").unwrap();
+        let branch = agent_branch(&agent, &task);
+        assert_eq!(branch, "legio/builder-1/task.7");
+        assert_eq!(parse_agent_branch(&branch), Some(("builder-1", "task.7")));
+        let spec = WorktreeSpec::for_agent(&Layout::new("/p"), &agent, &task, "main");
+        assert_eq!(spec.path, Path::new("/p/.legio/worktrees/builder-1"));
+        assert_eq!(spec.branch, branch);
+        assert!(!spec.reuse_branch);
+    }
+
+    #[test]
+    fn other_branches_name_no_agent() {
+        for b in [
+            "main",
+            "legio/",
+            "legio/a",
+            "legio//t",
+            "legio/a/",
+            "legio/a/b/c",
+            "feature/a/b",
+        ] {
+            assert_eq!(parse_agent_branch(b), None, "{b}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! a file-backed queue for tests that span processes, a scripted agent runtime, and
 //! assertions that no line was lost.
 #![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(clippy::unwrap_used)] // test support: a fixture step that fails is a failed test
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -121,6 +122,42 @@ impl Fixture {
         }
         self.commit_all(&format!("work on {branch}"));
         self.git(&["checkout", "-q", "main"]);
+    }
+
+    /// Creates many branches from `from` at once with `git fast-import`, each with one commit
+    /// writing its files. Much faster than [`Fixture::branch`] per branch.
+    pub fn branches(&self, from: &str, branches: &[(String, Vec<(String, String)>)]) {
+        use std::io::Write;
+        let base = self.rev(from);
+        let mut stream = Vec::new();
+        for (branch, files) in branches {
+            let msg = format!("work on {branch}");
+            write!(
+                stream,
+                "commit refs/heads/{branch}\ncommitter Legio Test <test@legio.invalid> 1769860800 +0000\ndata {}\n{msg}\nfrom {base}\n",
+                msg.len()
+            )
+            .unwrap();
+            for (path, content) in files {
+                write!(
+                    stream,
+                    "M 100644 inline {path}\ndata {}\n{content}\n",
+                    content.len()
+                )
+                .unwrap();
+            }
+            stream.push(b'\n');
+        }
+        let mut child = Command::new("git")
+            .args(["fast-import", "--quiet"])
+            .current_dir(&self.root)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&stream).unwrap();
+        assert!(child.wait().unwrap().success(), "git fast-import failed");
     }
 
     /// Commits `files` on `main` (the checked-out branch).
@@ -249,8 +286,14 @@ pub fn assert_queue_consistent(q: &MemoryQueue) {
     );
     for e in &entries {
         let h = q.history();
-        let claims = h.iter().filter(|x| **x == QueueEvent::Claimed(e.id)).count();
-        let releases = h.iter().filter(|x| **x == QueueEvent::Released(e.id)).count();
+        let claims = h
+            .iter()
+            .filter(|x| **x == QueueEvent::Claimed(e.id))
+            .count();
+        let releases = h
+            .iter()
+            .filter(|x| **x == QueueEvent::Released(e.id))
+            .count();
         let finishes = h
             .iter()
             .filter(|x| matches!(x, QueueEvent::Finished(id, _) if *id == e.id))
@@ -370,11 +413,13 @@ impl ScriptedRuntime {
 }
 
 impl AgentRuntime for ScriptedRuntime {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "scripted"
     }
     fn launch_plan(&self, _: &LaunchContext, _: &str) -> Result<LaunchPlan, RuntimeError> {
-        Err(RuntimeError::Refused("the scripted runtime only answers one-shot prompts".into()))
+        Err(RuntimeError::Refused(
+            "the scripted runtime only answers one-shot prompts".into(),
+        ))
     }
     fn is_ready(&self, _: &str) -> bool {
         false
