@@ -4,9 +4,9 @@
 //! Architecture invariant: nothing here overwrites or removes a change legio did not make.
 //! [`update_to`] refuses when a file the merge adds is already present, and uses libgit2's safe
 //! checkout (which refuses to overwrite uncommitted changes). [`restore`] puts back only paths
-//! whose current content is exactly what the merge wrote; if any other change is found it
-//! refuses and names the files, so an interrupted merge is never "recovered" over the user's
-//! edits.
+//! whose current content is exactly what the merge wrote, and leaves changes to paths the
+//! merge did not touch alone; if a path the merge changed holds anything else, it refuses and
+//! names the files, so an interrupted merge is never "recovered" over the user's edits.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -73,20 +73,22 @@ pub(crate) fn update_to(
     Ok(())
 }
 
-/// The blob id of whatever is at `path` now (`None` when nothing is).
-fn hash_at(path: &Path) -> Result<Option<Oid>, git2::Error> {
+/// The blob id of whatever is at `raw` in the checkout now (`None` when nothing is), with the
+/// repository's filters applied as git would when adding it.
+fn hash_at(wrepo: &Repository, root: &Path, raw: &[u8]) -> Result<Option<Oid>, git2::Error> {
+    let path = root.join(to_path(raw));
     let Ok(meta) = path.symlink_metadata() else {
         return Ok(None);
     };
     if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(path)
+        let target = std::fs::read_link(&path)
             .map_err(|e| git2::Error::from_str(&format!("{}: {e}", path.display())))?;
         return Oid::hash_object(ObjectType::Blob, target.as_os_str().as_bytes()).map(Some);
     }
     if meta.is_dir() {
         return Ok(None);
     }
-    Oid::hash_file(ObjectType::Blob, path).map(Some)
+    wrepo.blob_path(&path).map(Some)
 }
 
 fn id_in(tree: &Tree<'_>, raw: &[u8]) -> Option<Oid> {
@@ -107,10 +109,14 @@ pub(crate) fn restore(
     index.read(true)?;
     let mut ours: Vec<Vec<u8>> = Vec::new();
     let mut unexplained: Vec<String> = Vec::new();
+    // A path that differs from the commit is the merge's doing if it holds the merge's version;
+    // someone else's if the merge never changed that path (left alone); and unexplained if the
+    // merge changed it and it now holds neither version.
     let mut judge = |raw: &[u8], now: Option<Oid>| {
-        if now == id_in(merged, raw) {
+        let merged_id = id_in(merged, raw);
+        if now == merged_id {
             ours.push(raw.to_vec());
-        } else {
+        } else if merged_id != id_in(&pre_tree, raw) {
             unexplained.push(display(raw));
         }
     };
@@ -137,7 +143,7 @@ pub(crate) fn restore(
             d.new_file()
         };
         let Some(raw) = f.path_bytes() else { continue };
-        let now = hash_at(&root.join(to_path(raw)))?;
+        let now = hash_at(wrepo, &root, raw)?;
         if d.status() == Delta::Untracked && (now.is_none() || now != id_in(merged, raw)) {
             // Not something the merge wrote: the user's own untracked file; leave it alone.
             continue;

@@ -215,15 +215,21 @@ pub fn keep_both(sides: Sides<'_>) -> Result<Vec<u8>, Unresolvable> {
     };
     let (merged, clean) = diff3(sides, labels, PARSE_MARKER as u16)?;
     let eol = line_ending(sides.ours);
-    let mut out = Vec::with_capacity(merged.len());
-    if clean {
-        out = merged;
-        if unterminated_result(sides) && out.ends_with(eol) {
-            out.truncate(out.len() - eol.len());
-        }
-        return Ok(out);
+    let mut out = if clean {
+        merged
+    } else {
+        resolve_additions(&merged, eol)?
+    };
+    if unterminated_result(sides) && out.ends_with(eol) {
+        out.truncate(out.len() - eol.len());
     }
-    for chunk in parse_chunks(&merged, PARSE_MARKER)? {
+    Ok(out)
+}
+
+/// Rebuilds a diff3 merge, keeping both sides of every hunk that only adds lines.
+fn resolve_additions(merged: &[u8], eol: &[u8]) -> Result<Vec<u8>, Unresolvable> {
+    let mut out = Vec::with_capacity(merged.len());
+    for chunk in parse_chunks(merged, PARSE_MARKER)? {
         match chunk {
             Chunk::Merged(ls) => ls.iter().for_each(|l| push_line(&mut out, l, eol)),
             Chunk::Conflict { ours, base, theirs } => {
@@ -253,9 +259,6 @@ pub fn keep_both(sides: Sides<'_>) -> Result<Vec<u8>, Unresolvable> {
                 kept.for_each(|l| push_line(&mut out, l, eol));
             }
         }
-    }
-    if unterminated_result(sides) && out.ends_with(eol) {
-        out.truncate(out.len() - eol.len());
     }
     Ok(out)
 }

@@ -87,9 +87,9 @@ pub struct MergeRunner<'a> {
 }
 
 /// How one entry ended, before it is written to the queue.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Outcome {
-    status: Option<MergeStatus>,
+    status: MergeStatus,
     tier: Option<ResolutionTier>,
     conflict_files: Vec<String>,
     resolutions: Vec<FileResolution>,
@@ -99,10 +99,24 @@ struct Outcome {
     handoff: Option<Handoff>,
 }
 
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            status: MergeStatus::Failed,
+            tier: None,
+            conflict_files: Vec::new(),
+            resolutions: Vec::new(),
+            merge_commit: None,
+            already_merged: false,
+            error: None,
+            handoff: None,
+        }
+    }
+}
+
 impl Outcome {
     fn failed(error: String) -> Self {
         Self {
-            status: Some(MergeStatus::Failed),
             error: Some(error),
             ..Self::default()
         }
@@ -343,7 +357,7 @@ impl<'a> MergeRunner<'a> {
                 Outcome::failed(e.to_string())
             }
         };
-        let status = outcome.status.unwrap_or(MergeStatus::Failed);
+        let status = outcome.status;
         q.finish(entry.id, status, outcome.tier, outcome.error.as_deref())
             .map_err(queue(format!("finishing entry {}", entry.id)))?;
         self.record(&mut journal, Phase::Finished, false)?;
@@ -389,7 +403,7 @@ impl<'a> MergeRunner<'a> {
                 .map_err(git(format!("comparing {branch} with {target}")))?
         {
             return Ok(Outcome {
-                status: Some(MergeStatus::Merged),
+                status: MergeStatus::Merged,
                 tier: Some(ResolutionTier::CleanMerge),
                 already_merged: true,
                 ..Outcome::default()
@@ -412,7 +426,7 @@ impl<'a> MergeRunner<'a> {
             } => (tree, tier, resolutions),
             Plan::Unresolved { tier, error } => {
                 return Ok(Outcome {
-                    status: Some(MergeStatus::Conflict),
+                    status: MergeStatus::Conflict,
                     tier: Some(tier),
                     conflict_files,
                     error: Some(error),
@@ -421,7 +435,7 @@ impl<'a> MergeRunner<'a> {
             }
             Plan::Reimagine(handoff) => {
                 return Ok(Outcome {
-                    status: Some(MergeStatus::Conflict),
+                    status: MergeStatus::Conflict,
                     tier: Some(ResolutionTier::Reimagine),
                     conflict_files,
                     error: Some(format!(
@@ -436,7 +450,7 @@ impl<'a> MergeRunner<'a> {
         journal.merge_commit = Some(commit.to_string());
         self.record(journal, Phase::Committed, true)?;
         let base = Outcome {
-            status: Some(MergeStatus::Merged),
+            status: MergeStatus::Merged,
             tier: Some(tier),
             conflict_files,
             resolutions,
@@ -446,7 +460,7 @@ impl<'a> MergeRunner<'a> {
         if let Some(failure) = self.materialise_and_check(journal, pre, commit)? {
             self.undo(journal)?;
             return Ok(Outcome {
-                status: Some(MergeStatus::Failed),
+                status: MergeStatus::Failed,
                 merge_commit: None,
                 error: Some(failure),
                 ..base
@@ -657,14 +671,14 @@ impl<'a> MergeRunner<'a> {
         target: &str,
         hard: &[(Conflict, String)],
     ) -> Result<Vec<(Conflict, Resolved)>, String> {
+        if let Some((c, why)) = hard.iter().find(|(c, _)| !c.ai_eligible()) {
+            return Err(format!(
+                "{}: {why}, which the agent runtime cannot resolve",
+                c.path
+            ));
+        }
         let mut out = Vec::new();
-        for (c, why) in hard {
-            if !c.ai_eligible() {
-                return Err(format!(
-                    "{}: {why}, which the agent runtime cannot resolve",
-                    c.path
-                ));
-            }
+        for (c, _) in hard {
             let versions = analysis::Versions::of(&self.repo, c)
                 .map_err(|e| format!("{}: cannot read its versions: {}", c.path, e.message()))?;
             let sides = versions.sides();

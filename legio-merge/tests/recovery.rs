@@ -188,6 +188,40 @@ fn recovery_refuses_to_undo_over_changes_legio_did_not_make() {
 }
 
 #[test]
+fn recovery_leaves_edits_to_files_the_merge_did_not_touch() {
+    let f = one_branch();
+    let q = MemoryQueue::new();
+    q.enqueue(&new_entry(BR)).unwrap();
+    let c = clock();
+    let crashing = MergeRunner::open(&f.root, ports(&q, &c), mechanical_only())
+        .unwrap()
+        .crash_at(Phase::Published);
+    crashing.merge_all("main", &mut |_| {}).unwrap_err();
+    drop(crashing);
+    f.write("README.md", "# edited after the crash\n");
+    let runner = MergeRunner::open(&f.root, ports(&q, &c), mechanical_only()).unwrap();
+    let recovered = runner.recover("main").unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert!(recovered[0].ref_restored);
+    assert!(
+        !recovered[0]
+            .files_restored
+            .contains(&"README.md".to_owned())
+    );
+    assert_eq!(f.read("README.md").unwrap(), "# edited after the crash\n");
+    assert_eq!(
+        f.read("dir/new.txt"),
+        None,
+        "the merge's own files are put back"
+    );
+    assert_eq!(f.status(), " M README.md\n");
+    // The edit now makes the target dirty: the retry is refused, not run over it.
+    let err = runner.merge_all("main", &mut |_| {}).unwrap_err();
+    assert!(matches!(err, MergeError::DirtyTarget { .. }), "{err}");
+    assert_eq!(q.entries()[0].status, MergeStatus::Pending);
+}
+
+#[test]
 fn a_claim_never_journaled_is_released() {
     let f = one_branch();
     let q = MemoryQueue::new();
