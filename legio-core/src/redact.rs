@@ -202,10 +202,18 @@ const PREFIX_RULES: &[PrefixRule] = &[
     },
 ];
 
-/// First bytes of the prefixes above, for a quick "could a rule start here".
-fn may_start_prefix(b: u8) -> bool {
-    matches!(b, b's' | b'r' | b'g' | b'x' | b'A' | b'n' | b'h')
-}
+/// Bytes where a secret may begin: `=`, `:`, `-`, and the first letters of `Bearer`, `Basic`,
+/// `eyJ` and the prefixes above. Everything else is skipped at the cost of one table load.
+static TRIGGERS: [bool; 256] = {
+    let mut table = [false; 256];
+    let starts = b"=:-BbesrgxAnh";
+    let mut i = 0;
+    while i < starts.len() {
+        table[starts[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 struct Scan<'a> {
     text: &'a str,
@@ -230,16 +238,20 @@ impl Scan<'_> {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
+            if !TRIGGERS[usize::from(b)] {
+                i += 1;
+                continue;
+            }
             let at_word_start = i == 0 || !is_word_byte(bytes[i - 1]);
             let next = match b {
                 b'=' => self.assignment(i),
                 b':' => self.url_password(i).or_else(|| self.json_member(i)),
                 b'-' if bytes[i..].starts_with(b"-----BEGIN ") => self.pem_block(i),
                 b'-' if at_word_start && bytes[i..].starts_with(b"--") => self.flag_value(i),
-                b'B' | b'b' if at_word_start => self.auth_scheme(i),
-                b'e' if at_word_start && bytes[i..].starts_with(b"eyJ") => self.jwt(i),
-                _ if at_word_start && may_start_prefix(b) => self.prefixed_token(i),
-                _ => None,
+                _ if !at_word_start => None,
+                b'B' | b'b' => self.auth_scheme(i),
+                b'e' if bytes[i..].starts_with(b"eyJ") => self.jwt(i),
+                _ => self.prefixed_token(i),
             };
             i = next.unwrap_or(i + 1);
         }
@@ -248,8 +260,12 @@ impl Scan<'_> {
     /// A token from [`PREFIX_RULES`] starting at `i`; returns where scanning resumes.
     fn prefixed_token(&mut self, i: usize) -> Option<usize> {
         let bytes = self.bytes;
+        let second = bytes.get(i + 1).copied();
         for rule in PREFIX_RULES {
-            if !bytes[i..].starts_with(rule.prefix) {
+            if rule.prefix[0] != bytes[i]
+                || Some(rule.prefix[1]) != second
+                || !bytes[i..].starts_with(rule.prefix)
+            {
                 continue;
             }
             let body = i + rule.prefix.len();

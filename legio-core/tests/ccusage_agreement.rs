@@ -10,6 +10,9 @@
 //!
 //! Tokens must be equal; costs within 1% (they agree to floating-point noise in practice).
 
+// Helpers of tests: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
