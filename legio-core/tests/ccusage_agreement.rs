@@ -8,6 +8,10 @@
 //!   `LEGIO_CCUSAGE=/path/to/ccusage`); when ccusage is absent it **fails** saying so, unless
 //!   `LEGIO_CCUSAGE=skip` says to skip it on purpose.
 //!
+//! - `claude_code_agrees_on_its_own_sessions` compares with the cost the real `claude` binary
+//!   (2.1.332, driven by a scripted model) reported for the two sessions it wrote
+//!   (`claude-code-2.1.332-results.json`).
+//!
 //! Tokens must be equal; costs within 1% (they agree to floating-point noise in practice).
 
 // Helpers of tests: a failed unwrap is a failed test.
@@ -18,7 +22,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use legio_core::costs::{LastLine, UsageLedger, UsageReport, read_usage_file, session_transcripts};
+use legio_core::costs::{
+    ClaudeDir, LastLine, UsageLedger, UsageReport, find_transcript, read_usage_file,
+    session_transcripts,
+};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts");
@@ -243,6 +250,37 @@ fn assert_all_agree(ccusage_json: &str) {
 fn recorded_ccusage_figures_agree() {
     let recorded = fs::read_to_string(Path::new(FIXTURES).join(RECORDED)).unwrap();
     assert_all_agree(&recorded);
+}
+
+#[test]
+fn claude_code_agrees_on_its_own_sessions() {
+    let text =
+        fs::read_to_string(Path::new(FIXTURES).join("claude-code-2.1.332-results.json")).unwrap();
+    let results: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(results.len(), 2);
+    for result in results {
+        let session = result["session_id"].as_str().unwrap();
+        // Found by scanning: the project directory is not given.
+        let main = find_transcript(&ClaudeDir::new(claude_dir()), None, session)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no transcript for session {session}"));
+        let mut ledger = UsageLedger::new();
+        for file in session_transcripts(&main).unwrap() {
+            read_into(&mut ledger, &file);
+        }
+        let (ours, _) = figures_of(&ledger.report());
+        let mut theirs = Figures {
+            cost: result["total_cost_usd"].as_f64().unwrap(),
+            ..Figures::default()
+        };
+        for usage in result["modelUsage"].as_object().unwrap().values() {
+            theirs.input += number(usage, "inputTokens");
+            theirs.output += number(usage, "outputTokens");
+            theirs.cache_creation += number(usage, "cacheCreationInputTokens");
+            theirs.cache_read += number(usage, "cacheReadInputTokens");
+        }
+        assert_agree(&format!("claude session {session}"), &ours, &theirs);
+    }
 }
 
 #[test]
