@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use legio_core::costs::{
-    ClaudeDir, LastLine, TranscriptError, UsageLedger, find_transcript, read_usage_file,
-    session_transcripts,
+    ClaudeDir, LastLine, TranscriptError, UsageLedger, find_transcript, read_conversation_file,
+    read_usage_file, session_transcripts,
 };
 
 const BUILDER: &str = concat!(
@@ -165,4 +165,27 @@ fn a_session_includes_its_subagents_transcripts() {
             sub("team/agent-c.jsonl")
         ]
     );
+}
+
+#[test]
+fn the_conversation_of_a_real_claude_session() {
+    let main = BUILDER.replace(
+        "-home-dev-project--legio-worktrees-builder-1/3f1c2a64-0b7e-4c1e-9d2a-5b8e7f6a1c01",
+        "-home-dev-lead/a33ed03a-678a-4bba-9c58-29f7bc87f65b",
+    );
+    let read = read_conversation_file(Path::new(&main), 0, LastLine::Final).unwrap();
+    let lines: Vec<String> = read
+        .said
+        .iter()
+        .map(|s| format!("{:?}: {}", s.speaker, s.text.lines().next().unwrap_or("")))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"), @r"
+    User: delegate: write hi to f.txt
+    Assistant: Delegating.
+    Assistant: Done.
+    User: <task-notification>
+    Assistant: Running it.
+    Assistant: Done.
+    ");
+    assert_eq!(read.next_offset, fs::metadata(&main).unwrap().len());
 }

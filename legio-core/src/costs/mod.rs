@@ -1,4 +1,4 @@
-//! Token usage and cost from Claude Code transcripts.
+//! Token usage and cost from Claude Code transcripts, and the conversation they hold.
 //!
 //! - [`transcript`] reads a transcript (JSONL) as a stream, one line at a time, skipping entry
 //!   types it does not know and lines it cannot read, and can resume from a byte offset for
@@ -8,14 +8,17 @@
 //! - [`pricing`] holds Anthropic's list prices per model family; an unknown model has no price.
 //! - [`discovery`] finds a session's transcript under `~/.claude/projects/` (and its
 //!   subagents' transcripts).
+//! - [`conversation`] reads what the user and the assistant said, with the same streaming and
+//!   resumable offsets.
 //!
 //! The rules that decide a figure (which duplicate line wins, how cache writes are split, the
 //! long-context tier) follow ccusage 20.0.24, so the totals agree with it; the tests in
 //! `legio-core/tests/ccusage_agreement.rs` check that on a set of fixture transcripts.
 //!
-//! Reads files only where a function says so (`read_usage_file`, `find_transcript`,
-//! `session_transcripts`); nothing here writes.
+//! Reads files only where a function says so (`read_usage_file`, `read_conversation_file`,
+//! `find_transcript`, `session_transcripts`); nothing here writes.
 
+pub mod conversation;
 pub mod discovery;
 pub mod ledger;
 pub mod pricing;
@@ -25,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::metrics::TokenUsage;
 
+pub use conversation::{Conversation, Said, Speaker, read_conversation, read_conversation_file};
 pub use discovery::{ClaudeDir, find_transcript, project_key, session_transcripts};
 pub use ledger::{ModelUsage, Recorded, UnpricedModel, UsageLedger, UsageReport};
 pub use pricing::{ModelPrice, model_price};

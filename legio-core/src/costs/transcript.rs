@@ -224,19 +224,28 @@ pub fn parse_line(line: &[u8]) -> Line {
     })
 }
 
-/// Reads transcript lines from `reader` into `ledger`.
-///
-/// `at` is the offset `reader` starts at in its file (0 for a fresh read); the returned
-/// [`ReadStats::next_offset`] is `at` plus the bytes of the whole lines read.
-pub fn read_usage<R: BufRead>(
+/// Where a read of whole lines stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Position {
+    /// Just past the last whole line read.
+    pub next_offset: u64,
+    /// Whole lines read.
+    pub lines: u64,
+    /// Bytes of an unfinished last line left for the next read.
+    pub pending_bytes: u64,
+}
+
+/// Calls `on_line` with every whole line of `reader` (without its line end), one at a time.
+/// `at` is the offset `reader` starts at in its file.
+pub(crate) fn for_each_line<R: BufRead>(
     mut reader: R,
     at: u64,
-    ledger: &mut UsageLedger,
     last: LastLine,
-) -> io::Result<ReadStats> {
-    let mut stats = ReadStats {
+    mut on_line: impl FnMut(&[u8]),
+) -> io::Result<Position> {
+    let mut position = Position {
         next_offset: at,
-        ..ReadStats::default()
+        ..Position::default()
     };
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
@@ -245,35 +254,19 @@ pub fn read_usage<R: BufRead>(
         if n == 0 {
             break;
         }
-        let whole = buf.last() == Some(&b'\n');
-        if !whole && last == LastLine::Pending {
-            stats.pending_bytes = n as u64;
+        if buf.last() != Some(&b'\n') && last == LastLine::Pending {
+            position.pending_bytes = n as u64;
             break;
         }
-        stats.next_offset += n as u64;
-        stats.lines += 1;
-        match parse_line(trim_line_end(&buf)) {
-            Line::Response(response) => match ledger.record(response) {
-                Recorded::New => stats.responses += 1,
-                Recorded::Replaced | Recorded::Kept => stats.duplicates += 1,
-            },
-            Line::Other => {}
-            Line::Unreadable => stats.unreadable += 1,
-        }
+        position.next_offset += n as u64;
+        position.lines += 1;
+        on_line(trim_line_end(&buf));
     }
-    Ok(stats)
+    Ok(position)
 }
 
-/// Reads the transcript at `path` from byte `from` into `ledger`.
-///
-/// Resume a live transcript with the previous read's [`ReadStats::next_offset`] and the same
-/// ledger; a transcript that became shorter than `from` gives [`TranscriptError::Shrunk`].
-pub fn read_usage_file(
-    path: &Path,
-    from: u64,
-    ledger: &mut UsageLedger,
-    last: LastLine,
-) -> Result<ReadStats, TranscriptError> {
+/// Opens the transcript at `path` positioned at byte `from`.
+pub(crate) fn open_at(path: &Path, from: u64) -> Result<BufReader<File>, TranscriptError> {
     let io_error = |action| {
         move |source| TranscriptError::Io {
             action,
@@ -295,13 +288,56 @@ pub fn read_usage_file(
     }
     file.seek(SeekFrom::Start(from))
         .map_err(io_error("seek in transcript"))?;
-    read_usage(
-        BufReader::with_capacity(64 * 1024, file),
-        from,
-        ledger,
-        last,
-    )
-    .map_err(io_error("read transcript"))
+    Ok(BufReader::with_capacity(64 * 1024, file))
+}
+
+pub(crate) fn read_error(path: &Path) -> impl FnOnce(io::Error) -> TranscriptError {
+    let path = path.to_owned();
+    move |source| TranscriptError::Io {
+        action: "read transcript",
+        path,
+        source,
+    }
+}
+
+/// Reads transcript lines from `reader` into `ledger`.
+///
+/// `at` is the offset `reader` starts at in its file (0 for a fresh read); the returned
+/// [`ReadStats::next_offset`] is `at` plus the bytes of the whole lines read.
+pub fn read_usage<R: BufRead>(
+    reader: R,
+    at: u64,
+    ledger: &mut UsageLedger,
+    last: LastLine,
+) -> io::Result<ReadStats> {
+    let mut stats = ReadStats::default();
+    let position = for_each_line(reader, at, last, |line| match parse_line(line) {
+        Line::Response(response) => match ledger.record(response) {
+            Recorded::New => stats.responses += 1,
+            Recorded::Replaced | Recorded::Kept => stats.duplicates += 1,
+        },
+        Line::Other => {}
+        Line::Unreadable => stats.unreadable += 1,
+    })?;
+    Ok(ReadStats {
+        next_offset: position.next_offset,
+        lines: position.lines,
+        pending_bytes: position.pending_bytes,
+        ..stats
+    })
+}
+
+/// Reads the transcript at `path` from byte `from` into `ledger`.
+///
+/// Resume a live transcript with the previous read's [`ReadStats::next_offset`] and the same
+/// ledger; a transcript that became shorter than `from` gives [`TranscriptError::Shrunk`].
+pub fn read_usage_file(
+    path: &Path,
+    from: u64,
+    ledger: &mut UsageLedger,
+    last: LastLine,
+) -> Result<ReadStats, TranscriptError> {
+    read_usage(open_at(path, from)?, from, ledger, last).map_err(read_error(path))
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
