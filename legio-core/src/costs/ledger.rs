@@ -17,7 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::Usage;
-use super::pricing::model_price;
+use super::pricing::{ModelPrice, model_price};
 use super::transcript::{Response, ResponseKey};
 
 /// What [`UsageLedger::record`] did with a response.
@@ -105,12 +105,14 @@ impl UsageLedger {
     /// Totals per model, with costs.
     pub fn report(&self) -> UsageReport {
         let mut models: Vec<ModelUsage> = Vec::new();
+        // The price of each entry of `models`, looked up once per model.
+        let mut prices: Vec<Option<&ModelPrice>> = Vec::new();
         for response in &self.responses {
-            let price = response.model.as_deref().and_then(model_price);
             let at = models
                 .iter()
                 .position(|m| m.model == response.model && m.fast == response.fast)
                 .unwrap_or_else(|| {
+                    let price = response.model.as_deref().and_then(model_price);
                     models.push(ModelUsage {
                         model: response.model.clone(),
                         fast: response.fast,
@@ -118,12 +120,13 @@ impl UsageLedger {
                         usage: Usage::default(),
                         cost_usd: price.map(|_| 0.0),
                     });
+                    prices.push(price);
                     models.len() - 1
                 });
             let entry = &mut models[at];
             entry.responses += 1;
             entry.usage = entry.usage.plus(response.usage);
-            if let (Some(cost), Some(price)) = (entry.cost_usd.as_mut(), price) {
+            if let (Some(cost), Some(price)) = (entry.cost_usd.as_mut(), prices[at]) {
                 *cost += price.cost(&response.usage, response.fast);
             }
         }
