@@ -338,9 +338,17 @@ impl Scan<'_> {
     fn value(&mut self, start: usize) -> Option<usize> {
         let bytes = self.bytes;
         let (from, to, resume) = match bytes.get(start) {
+            // A quote never closed (a command cut short) hides everything after it.
             Some(&quote @ (b'"' | b'\'')) => {
-                let end = closing_quote(bytes, start + 1, quote)?;
-                (start + 1, end, end + 1)
+                let end = closing_quote(bytes, start + 1, quote).unwrap_or(bytes.len());
+                (start + 1, end, (end + 1).min(bytes.len()))
+            }
+            // JSON inside a double-quoted shell string: `\"value\"`.
+            Some(b'\\') if bytes[start..].starts_with(b"\\\"") => {
+                let from = start + 2;
+                let end =
+                    memchr::memmem::find(&bytes[from..], b"\\\"").map_or(bytes.len(), |p| from + p);
+                (from, end, (end + 2).min(bytes.len()))
             }
             Some(_) => {
                 let len = bytes[start..]
@@ -374,19 +382,26 @@ impl Scan<'_> {
         Some(resume)
     }
 
-    /// `"name": "value"` in JSON text, with a secret name; `i` is at `:`.
+    /// `"name": "value"` in JSON text (also with `\"` quotes, as inside a shell string), with a
+    /// secret name; `i` is at `:`.
     fn json_member(&mut self, i: usize) -> Option<usize> {
         let bytes = self.bytes;
-        let key_end = bytes[..i].iter().rposition(|&b| b != b' ')?;
-        if bytes[key_end] != b'"' {
+        let quote = bytes[..i].iter().rposition(|&b| b != b' ')?;
+        if bytes[quote] != b'"' {
             return None;
         }
-        let key_start = bytes[..key_end].iter().rposition(|&b| !is_name_byte(b))?;
-        if bytes[key_start] != b'"' || !is_secret_name(&self.text[key_start + 1..key_end]) {
+        let name_end = if quote > 0 && bytes[quote - 1] == b'\\' {
+            quote - 1
+        } else {
+            quote
+        };
+        let name_start = bytes[..name_end].iter().rposition(|&b| !is_name_byte(b))?;
+        if bytes[name_start] != b'"' || !is_secret_name(&self.text[name_start + 1..name_end]) {
             return None;
         }
         let value = i + 1 + bytes[i + 1..].iter().take_while(|&&b| b == b' ').count();
-        if bytes.get(value) != Some(&b'"') {
+        let quoted = bytes.get(value) == Some(&b'"') || bytes[value..].starts_with(b"\\\"");
+        if !quoted {
             return None;
         }
         self.value(value)
@@ -580,6 +595,14 @@ mod tests {
                 r#"curl -d '{"password": "[REDACTED]", "user":"me"}'"#,
             ),
             (r#"{"api_token":"a\"b"}"#, r#"{"api_token":"[REDACTED]"}"#),
+            (
+                r#"curl -d "{\"password\": \"pw\", \"user\": \"me\"}" x"#,
+                r#"curl -d "{\"password\": \"[REDACTED]\", \"user\": \"me\"}" x"#,
+            ),
+            (
+                "echo DB_PASSWORD='never closed",
+                "echo DB_PASSWORD='[REDACTED]",
+            ),
         ] {
             check(input, want);
         }
@@ -659,6 +682,65 @@ mod tests {
             "ghp_abcdefghijklmnopqrstuvwxyz0123 mid TOKEN=a b c PASSWORD=z",
             "[REDACTED] mid TOKEN=[REDACTED] b c PASSWORD=[REDACTED]",
         );
+    }
+
+    #[test]
+    fn random_soup_never_panics_and_redacting_twice_changes_nothing() {
+        const PIECES: &[&str] = &[
+            "=",
+            ":",
+            "-",
+            "--",
+            "\"",
+            "'",
+            "\\\"",
+            " ",
+            "@",
+            "/",
+            "://",
+            "$",
+            "é",
+            "🚀",
+            "\n",
+            "TOKEN",
+            "password",
+            "api-key",
+            "sk-",
+            "sk-ant-",
+            "ghp_",
+            "AKIA",
+            "eyJ",
+            ".",
+            "Bearer ",
+            "Basic ",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "-----END ",
+            "[REDACTED]",
+            "abc123XYZ",
+            "0123456789abcdefghij",
+            "hooks.slack.com/services/",
+            "{",
+            "}",
+            "\"secret\":",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut changed = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+            }
+            let once = redact(&text).into_owned();
+            assert_eq!(
+                redact(&once),
+                once.as_str(),
+                "not stable: {text:?} -> {once:?}"
+            );
+            state = state.wrapping_add(1);
+        }
     }
 
     #[test]
