@@ -739,8 +739,13 @@ mod tests {
                 once.as_str(),
                 "not stable: {text:?} -> {once:?}"
             );
+            changed += usize::from(once != text);
             state = state.wrapping_add(1);
         }
+        assert!(
+            changed > 2_000,
+            "only {changed} of 20000 had anything redacted"
+        );
     }
 
     #[test]
