@@ -12,6 +12,10 @@
 //! `cache_creation_input_tokens` counts as five-minute writes (the only kind there was before
 //! the split existed). When a split is present but adds up to less than the total, the
 //! difference is counted as five-minute writes, so no token is lost.
+//!
+//! Advisor calls (`usage.iterations[]` entries of type `advisor_message`, a model consulted
+//! inside a response) are responses of their own model, keyed `<message id>:advisor:<n>`, as
+//! ccusage counts them.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -87,8 +91,14 @@ pub struct Response {
 /// What one line of a transcript is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
-    /// An assistant entry with usage.
-    Response(Response),
+    /// An assistant entry with usage: the response, and the advisor calls made within it.
+    Response {
+        /// The response itself.
+        main: Response,
+        /// Advisor models consulted during it (`usage.iterations[]` of type `advisor_message`),
+        /// each billed at its own model's price.
+        advisors: Vec<Response>,
+    },
     /// Anything else legio has no use for (other entry types, blank lines).
     Other,
     /// A line that mentions usage but is not a well-formed entry.
@@ -146,6 +156,14 @@ struct RawMessage<'a> {
 
 #[derive(Deserialize)]
 struct RawUsage<'a> {
+    /// Set on `iterations[]` entries: `message`, `advisor_message`, ...
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    /// Set on `iterations[]` entries: the model that served that iteration.
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    iterations: Option<Vec<RawUsage<'a>>>,
     #[serde(default)]
     input_tokens: Option<u64>,
     #[serde(default)]
@@ -187,8 +205,47 @@ pub fn parse_line(line: &[u8]) -> Line {
     let Some(raw) = message.usage else {
         return Line::Other;
     };
+    let model = message
+        .model
+        .filter(|m| !m.is_empty() && m != "<synthetic>")
+        .map(Cow::into_owned);
+    let request_id = entry.request_id.filter(|id| !id.is_empty());
+    let message_id = message.id.filter(|id| !id.is_empty());
+    let sidechain = entry.is_sidechain == Some(true);
+    let advisors = raw
+        .iterations
+        .iter()
+        .flatten()
+        .filter(|it| it.kind.as_deref() == Some("advisor_message"))
+        .filter_map(|it| Some((it.model.as_deref().filter(|m| !m.is_empty())?, it)))
+        .enumerate()
+        .map(|(n, (advisor_model, it))| Response {
+            key: message_id.as_ref().map(|id| ResponseKey {
+                message_id: format!("{id}:advisor:{n}"),
+                request_id: request_id.clone(),
+            }),
+            model: Some(advisor_model.to_owned()),
+            usage: usage_of(it),
+            sidechain,
+            fast: it.speed.as_deref() == Some("fast"),
+        })
+        .collect();
+    let main = Response {
+        key: message_id.map(|message_id| ResponseKey {
+            message_id,
+            request_id,
+        }),
+        model,
+        usage: usage_of(&raw),
+        sidechain,
+        fast: raw.speed.as_deref() == Some("fast"),
+    };
+    Line::Response { main, advisors }
+}
+
+fn usage_of(raw: &RawUsage<'_>) -> Usage {
     let cache_total = raw.cache_creation_input_tokens.unwrap_or(0);
-    let (five_minute_writes, one_hour_writes) = match raw.cache_creation {
+    let (five_minute_writes, one_hour_writes) = match &raw.cache_creation {
         Some(split) => {
             let one_hour = split.ephemeral_1h_input_tokens.unwrap_or(0);
             let five_min = split
@@ -199,29 +256,13 @@ pub fn parse_line(line: &[u8]) -> Line {
         }
         None => (cache_total, 0),
     };
-    let model = message
-        .model
-        .filter(|m| !m.is_empty() && m != "<synthetic>")
-        .map(Cow::into_owned);
-    Line::Response(Response {
-        key: message
-            .id
-            .filter(|id| !id.is_empty())
-            .map(|message_id| ResponseKey {
-                message_id,
-                request_id: entry.request_id.filter(|id| !id.is_empty()),
-            }),
-        model,
-        usage: Usage {
-            input_tokens: raw.input_tokens.unwrap_or(0),
-            output_tokens: raw.output_tokens.unwrap_or(0),
-            cache_read_tokens: raw.cache_read_input_tokens.unwrap_or(0),
-            cache_write_5m_tokens: five_minute_writes,
-            cache_write_1h_tokens: one_hour_writes,
-        },
-        sidechain: entry.is_sidechain == Some(true),
-        fast: raw.speed.as_deref() == Some("fast"),
-    })
+    Usage {
+        input_tokens: raw.input_tokens.unwrap_or(0),
+        output_tokens: raw.output_tokens.unwrap_or(0),
+        cache_read_tokens: raw.cache_read_input_tokens.unwrap_or(0),
+        cache_write_5m_tokens: five_minute_writes,
+        cache_write_1h_tokens: one_hour_writes,
+    }
 }
 
 /// Where a read of whole lines stopped.
@@ -312,10 +353,14 @@ pub fn read_usage<R: BufRead>(
 ) -> io::Result<ReadStats> {
     let mut stats = ReadStats::default();
     let position = for_each_line(reader, at, last, |line| match parse_line(line) {
-        Line::Response(response) => match ledger.record(response) {
-            Recorded::New => stats.responses += 1,
-            Recorded::Replaced | Recorded::Kept => stats.duplicates += 1,
-        },
+        Line::Response { main, advisors } => {
+            for response in std::iter::once(main).chain(advisors) {
+                match ledger.record(response) {
+                    Recorded::New => stats.responses += 1,
+                    Recorded::Replaced | Recorded::Kept => stats.duplicates += 1,
+                }
+            }
+        }
         Line::Other => {}
         Line::Unreadable => stats.unreadable += 1,
     })?;
@@ -351,7 +396,7 @@ mod tests {
 
     fn response(line: &str) -> Response {
         match parse_line(line.as_bytes()) {
-            Line::Response(r) => r,
+            Line::Response { main, advisors } if advisors.is_empty() => main,
             other => panic!("not a response: {other:?}"),
         }
     }
@@ -424,6 +469,33 @@ mod tests {
             })
         );
         assert!(r.fast && r.sidechain);
+    }
+
+    #[test]
+    fn advisor_iterations_are_responses_of_their_own_model() {
+        let line = r#"{"type":"assistant","requestId":"r","message":{"id":"m","model":"claude-sonnet-4-5","usage":{"input_tokens":10,"output_tokens":1,"iterations":[{"type":"message","model":null,"input_tokens":10},{"type":"advisor_message","model":"claude-opus-4-6","input_tokens":500,"output_tokens":20,"cache_creation":{"ephemeral_1h_input_tokens":7}},{"type":"advisor_message","model":null}]}}}"#;
+        let Line::Response { main, advisors } = parse_line(line.as_bytes()) else {
+            panic!("not a response");
+        };
+        assert_eq!(main.usage.input_tokens, 10);
+        assert_eq!(advisors.len(), 1);
+        let advisor = &advisors[0];
+        assert_eq!(advisor.model.as_deref(), Some("claude-opus-4-6"));
+        assert_eq!(
+            advisor.key,
+            Some(ResponseKey {
+                message_id: "m:advisor:0".into(),
+                request_id: Some("r".into())
+            })
+        );
+        assert_eq!(
+            (
+                advisor.usage.input_tokens,
+                advisor.usage.output_tokens,
+                advisor.usage.cache_write_1h_tokens
+            ),
+            (500, 20, 7)
+        );
     }
 
     #[test]
