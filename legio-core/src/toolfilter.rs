@@ -48,7 +48,7 @@ pub struct FilteredArgs {
 impl FilteredArgs {
     /// The arguments as compact JSON text (the `events.tool_args` column).
     pub fn args_json(&self) -> String {
-        Value::Object(self.args.clone()).to_string()
+        serde_json::to_string(&self.args).expect("a map of JSON values always serializes")
     }
 }
 
@@ -118,17 +118,11 @@ fn summarize(tool: &str, args: &Map<String, Value>, input: &Value) -> String {
             format!("multiedit: {} ({edits} edit{plural})", text("file_path"))
         }
         "NotebookEdit" => {
-            let what: Vec<String> = [
-                text("edit_mode").to_owned(),
-                with(String::new(), "cell_id", &|id| format!("cell {id}")),
-            ]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect();
-            let detail = if what.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", what.join(" "))
+            let detail = match (text("edit_mode"), text("cell_id")) {
+                ("", "") => String::new(),
+                (mode, "") => format!(" ({mode})"),
+                ("", cell) => format!(" (cell {cell})"),
+                (mode, cell) => format!(" ({mode} cell {cell})"),
             };
             format!("notebook: {}{detail}", text("notebook_path"))
         }
