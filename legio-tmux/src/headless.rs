@@ -212,10 +212,10 @@ impl HeadlessMultiplexer {
             let _ = child.wait();
             return Err(e);
         }
-        let record_path = self.record_path(name);
+        let dir = self.dir.clone();
         std::thread::spawn(move || {
             if let Ok(status) = child.wait() {
-                record_exit(&record_path, &record, status);
+                record_exit(&dir, &record, status);
             }
         });
         Ok(MuxSession {
@@ -291,10 +291,29 @@ fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), MuxError
     })
 }
 
+/// Takes the state directory's lock: record updates and removals exclude each other, so an
+/// exit recorded as the session is killed cannot bring its record back. Released on drop.
+fn lock_dir(dir: &Path) -> Result<rustix::fd::OwnedFd, MuxError> {
+    let path = dir.join(".lock");
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| io_err(format!("open {}", path.display()))(e.into()))?;
+    rustix::fs::flock(&fd, FlockOperation::LockExclusive)
+        .map_err(|e| io_err(format!("lock {}", path.display()))(e.into()))?;
+    Ok(fd)
+}
+
 /// Stores the exit code, unless the record was removed or now describes another process.
-fn record_exit(path: &Path, started: &Record, status: std::process::ExitStatus) {
+fn record_exit(dir: &Path, started: &Record, status: std::process::ExitStatus) {
     use std::os::unix::process::ExitStatusExt;
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(_lock) = lock_dir(dir) else {
+        return;
+    };
+    let path = dir.join(format!("{}.json", started.name));
+    let Ok(text) = std::fs::read_to_string(&path) else {
         return;
     };
     let Ok(mut current) = serde_json::from_str::<Record>(&text) else {
@@ -305,7 +324,7 @@ fn record_exit(path: &Path, started: &Record, status: std::process::ExitStatus) 
     }
     current.exit_code = status.code().or_else(|| status.signal().map(|s| 128 + s));
     // Best effort: the reader then reports "exited, code unknown", which is still true.
-    let _ = write_atomically(path, &current);
+    let _ = write_atomically(&path, &current);
 }
 
 impl Multiplexer for HeadlessMultiplexer {
@@ -402,7 +421,7 @@ impl Multiplexer for HeadlessMultiplexer {
     }
 
     fn kill(&self, name: &str) -> Result<(), MuxError> {
-        if !spec::is_session_name(name) {
+        if !spec::is_session_name(name) || !self.dir.is_dir() {
             return Ok(());
         }
         // An unreadable record: nothing can be signalled safely, but its files go.
@@ -410,6 +429,7 @@ impl Multiplexer for HeadlessMultiplexer {
         if let Some(record) = &record {
             proctree::terminate(record.pid, Some(record.start_time), self.config.kill_grace);
         }
+        let _lock = lock_dir(&self.dir)?;
         for path in [self.record_path(name), self.input_path(name)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}

@@ -20,13 +20,19 @@
 //!   `-e` and `env_remove` is applied with `set-environment -g -u` in the same call, so the
 //!   server never hands Claude Code's nesting markers to an agent.
 //! - **Exited agents stay visible**: `remain-on-exit on`, so a pane whose process ended is
-//!   listed with `running: false` and its exit status until it is killed.
+//!   listed with `running: false` and its exit status until it is killed. The server stays
+//!   up when its last session ends (`exit-empty off`; [`TmuxMultiplexer::kill_server`] ends
+//!   it), so no call races a server on its way out.
 //! - **Terminal log**: `pipe-pane -o 'exec cat >> #{q:@legio_log}'`, the path stored in a pane
 //!   option and shell-quoted by tmux itself, set up in the same call as `new-session` so no
 //!   output is missed.
 //! - **Typing**: `send-keys -l --` in pieces of at most 8 KiB (tmux refuses commands over
 //!   16 KiB), then Enter in a separate call after a short pause: Claude Code takes a burst of
 //!   text that ends in Enter as a paste and would not submit it.
+//!
+//! - **Every client runs with `-u`**: a client without a UTF-8 locale in its environment
+//!   prints tabs and non-ASCII characters of formats as `_` (seen with tmux 3.3a and an empty
+//!   environment), which would garble listings and captures.
 //!
 //! Requires tmux 3.2 or newer (`new-session -e`, the `q:` format modifier).
 
@@ -124,7 +130,10 @@ impl TmuxMultiplexer {
     fn run(&self, call: &Call, cwd: Option<&Path>) -> Result<String, CallError> {
         let mut cmd = Command::new(&self.config.program);
         self.config.base_env.apply(&mut cmd);
-        cmd.arg("-L")
+        // -u: without a UTF-8 locale in its environment the client would print every tab and
+        // non-ASCII character of a format or a capture as `_`.
+        cmd.arg("-u")
+            .arg("-L")
             .arg(&self.socket)
             .arg("-f")
             .arg("/dev/null")
@@ -239,6 +248,8 @@ impl CallError {
         } else if message.contains("can't find session")
             || message.contains("can't find pane")
             || message.contains("can't find window")
+            // A server left without sessions (it is about to exit) says this for any target.
+            || message.starts_with("no current target")
         {
             Self::NoSession
         } else if message.starts_with("duplicate session") {
@@ -275,13 +286,13 @@ impl CallError {
     }
 }
 
-/// Reads `list-panes` lines of `name \t pid \t dead \t status \t signal`, first pane per
-/// session.
+/// Reads `list-panes` lines of [`PANE_FORMAT`], first pane per session. The name comes last
+/// so that whatever it contains cannot shift the other fields.
 fn parse_panes(out: &str) -> Vec<MuxSession> {
     let mut sessions: Vec<MuxSession> = Vec::new();
     for line in out.lines() {
-        let fields: Vec<&str> = line.split('\t').collect();
-        let [name, pid, dead, status, signal] = fields[..] else {
+        let fields: Vec<&str> = line.splitn(5, '|').collect();
+        let [pid, dead, status, signal, name] = fields[..] else {
             continue;
         };
         if sessions.iter().any(|s| s.name == name) {
@@ -308,7 +319,7 @@ fn parse_panes(out: &str) -> Vec<MuxSession> {
 }
 
 const PANE_FORMAT: &str =
-    "#{session_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}";
+    "#{pane_pid}|#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}|#{session_name}";
 
 /// Drops trailing blank lines and trailing spaces, then keeps the last `lines` lines.
 fn tail_of_screen(screen: &str, lines: usize) -> String {
@@ -335,10 +346,17 @@ impl Multiplexer for TmuxMultiplexer {
                 source,
             })?;
         }
+        // The server outlives its last session (`kill_server` ends it): a server exiting as
+        // the last agent is killed would fail the next legio call with "server exited
+        // unexpectedly".
         let mut call = Call::new("set-option")
             .arg("-g")
             .arg("remain-on-exit")
-            .arg("on");
+            .arg("on")
+            .then("set-option")
+            .arg("-s")
+            .arg("exit-empty")
+            .arg("off");
         for var in &spec.env_remove {
             call = call.then("set-environment").arg("-g").arg("-u").arg(var);
         }
@@ -397,7 +415,8 @@ impl Multiplexer for TmuxMultiplexer {
         let call = Call::new("list-panes").arg("-a").arg("-F").arg(PANE_FORMAT);
         match self.run(&call, None) {
             Ok(out) => Ok(parse_panes(&out)),
-            Err(CallError::NoServer) => Ok(Vec::new()),
+            // No server, or a server without sessions.
+            Err(CallError::NoServer | CallError::NoSession) => Ok(Vec::new()),
             Err(e) => Err(e.into_mux(&self.config.program, "", "list sessions")),
         }
     }
@@ -539,6 +558,10 @@ mod tests {
             CallError::NoSession
         ));
         assert!(matches!(
+            CallError::classify("no current target"),
+            CallError::NoSession
+        ));
+        assert!(matches!(
             CallError::classify("duplicate session: a"),
             CallError::Duplicate
         ));
@@ -551,7 +574,7 @@ mod tests {
 
     #[test]
     fn panes_parse_into_sessions() {
-        let out = "a\t10\t0\t\t\nb\t11\t1\t3\t\nc\t12\t1\t\t9\na\t13\t0\t\t\nbroken line\n";
+        let out = "10|0|||a\n11|1|3||b\n12|1||9|c\n13|0|||a\nbroken line\n14|0|||odd|name\n";
         assert_eq!(
             parse_panes(out),
             vec![
@@ -572,6 +595,12 @@ mod tests {
                     pid: None,
                     running: false,
                     exit_code: Some(137)
+                },
+                MuxSession {
+                    name: "odd|name".into(),
+                    pid: Some(14),
+                    running: true,
+                    exit_code: None
                 },
             ]
         );
