@@ -1,6 +1,9 @@
 //! The promises of the `Multiplexer` port, checked against both real backends with the same
 //! test bodies: a real tmux server on a private socket, and real detached processes.
 
+// Helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Backend, is_gone, lines_of, wait_for};
@@ -282,7 +285,7 @@ fn environment_and_directory_are_controlled(b: &Backend) {
             out.to_str().unwrap(),
         ],
     );
-    spec.cwd = dir.clone();
+    spec.cwd.clone_from(&dir);
     spec.env = vec![
         ("LEGIO_AGENT_NAME".into(), "builder-1".into()),
         ("TRICKY".into(), "a b; $(id) #{session_name};".into()),

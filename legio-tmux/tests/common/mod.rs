@@ -2,6 +2,7 @@
 //! headless state directory per test, each with a hermetic environment and cleaned up on drop.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
