@@ -365,7 +365,7 @@ fn claude_one_shot_drops_the_nesting_markers() {
         }
         return;
     }
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
+    let run = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "claude_one_shot_drops_the_nesting_markers",
@@ -374,7 +374,12 @@ fn claude_one_shot_drops_the_nesting_markers() {
         .env("LEGIO_TEST_NESTED", "1")
         .env("CLAUDECODE", "1")
         .env("CLAUDE_CODE_ENTRYPOINT", "cli")
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success(), "the nested run failed");
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "the nested run failed: {printed}");
+    assert!(
+        printed.contains("1 passed"),
+        "the nested test ran: {printed}"
+    );
 }
