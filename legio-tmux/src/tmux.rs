@@ -119,11 +119,29 @@ impl TmuxMultiplexer {
         &self.socket
     }
 
-    /// Ends the project's tmux server and every session on it. No server is not an error.
+    /// Ends the project's tmux server and every session on it, and removes its socket file
+    /// (tmux 3.3a leaves it behind). No server is not an error.
     pub fn kill_server(&self) -> Result<(), MuxError> {
+        let fail = |e: CallError| e.into_mux(&self.config.program, "", "stop the tmux server");
+        let socket = match self.run(
+            &Call::new("display-message").arg("-p").arg("#{socket_path}"),
+            None,
+        ) {
+            Ok(out) => PathBuf::from(out.trim()),
+            Err(CallError::NoServer) => return Ok(()),
+            Err(e) => return Err(fail(e)),
+        };
         match self.run(&Call::new("kill-server"), None) {
-            Ok(_) | Err(CallError::NoServer) => Ok(()),
-            Err(e) => Err(e.into_mux(&self.config.program, "", "stop the tmux server")),
+            Ok(_) | Err(CallError::NoServer) => {}
+            Err(e) => return Err(fail(e)),
+        }
+        match std::fs::remove_file(&socket) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(MuxError::Io {
+                operation: format!("remove the tmux socket {}", socket.display()),
+                source,
+            }),
         }
     }
 

@@ -106,8 +106,6 @@ impl Drop for Backend {
         }
         if let Some(tmux) = &self.tmux {
             let _ = tmux.kill_server();
-            let uid = rustix::process::getuid().as_raw();
-            let _ = std::fs::remove_file(format!("/tmp/tmux-{uid}/{}", tmux.socket_name()));
         }
     }
 }
