@@ -4,11 +4,14 @@
 //! - `<name>.json`, the record: pid, the process's start time (from `/proc/<pid>/stat`, so a
 //!   recycled pid is never mistaken for the agent), argv, cwd, log and input paths, and the
 //!   exit code once known. Any later legio process lists sessions from these records.
-//! - `<name>.stdin`, a FIFO that is the agent's stdin. The agent opens it read-write (a Linux
-//!   guarantee for FIFOs), so it never sees end-of-file while it waits for input, and
-//!   `send_text` from any process opens it for writing, takes an exclusive `flock` so two
-//!   senders never interleave, and writes one line. Creating the FIFO is also the atomic
-//!   claim on the name.
+//! - `<name>.stdin`, a FIFO that is the agent's stdin, opened read-write (on Linux that never
+//!   blocks), so the agent never sees end-of-file while it waits for input. `send_text` from
+//!   any process opens it for writing (no reader left means the agent is gone), takes an
+//!   exclusive `flock` so two senders never interleave, and writes one line; an agent that
+//!   does not read is reported after `input_timeout`, with how much went in. Creating the
+//!   FIFO is also the atomic claim on the name.
+//! - `.lock`, taken while a record is updated or removed, so an exit recorded as the session
+//!   is killed cannot bring the record back.
 //! - stdout and stderr go to `SessionSpec::log_path` (the CLI passes
 //!   `.legio/logs/<agent>/output.log`), else to `<name>.log` here; `capture` is its tail.
 //!

@@ -2,7 +2,7 @@
 //! question. [`ClaudeRuntime`] drives Claude Code; [`ScriptRuntime`] runs a configured command
 //! (tests and demos).
 //!
-//! One-shot questions share [`run_once`]: the prompt goes on **stdin** (a prompt in argv hits
+//! One-shot questions share one runner: the prompt goes on **stdin** (a prompt in argv hits
 //! `E2BIG` at 128 KiB and shows in `ps`), the child runs in its own process group, and on
 //! timeout that whole group is ended, so no half-finished helper survives the call.
 
