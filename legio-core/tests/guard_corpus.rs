@@ -72,8 +72,8 @@ fn policy(role_cell: &str) -> GuardPolicy {
     };
     let capability: Capability = role.parse().expect("role column holds a capability");
     let agent = format!("{role}-1");
-    let worktree =
-        (!capability.works_at_root()).then(|| PathBuf::from(format!("/repo/.legio/worktrees/{agent}")));
+    let worktree = (!capability.works_at_root())
+        .then(|| PathBuf::from(format!("/repo/.legio/worktrees/{agent}")));
     GuardPolicy::new(capability)
         .with_agent(agent.parse().ok())
         .with_worktree(worktree)
@@ -131,7 +131,10 @@ fn every_case_in_the_corpus_holds() {
     for m in &mismatches {
         println!("MISMATCH {m}");
     }
-    assert!(rows >= 250, "the corpus should hold at least 250 cases, has {rows}");
+    assert!(
+        rows >= 250,
+        "the corpus should hold at least 250 cases, has {rows}"
+    );
     assert!(
         mismatches.is_empty(),
         "{} of {rows} cases do not hold (see MISMATCH lines above)",

@@ -63,7 +63,9 @@ impl<'a> Argv<'a> {
 
     /// Whether any of `names` was given.
     pub fn has(&self, names: &[&str]) -> bool {
-        self.options.iter().any(|(n, _)| names.contains(&n.as_str()))
+        self.options
+            .iter()
+            .any(|(n, _)| names.contains(&n.as_str()))
     }
 
     /// The values given to any of `names`.
@@ -91,30 +93,39 @@ mod tests {
 
     #[test]
     fn clusters_long_options_and_operands() {
-        let args = lits(&["-fsSLo", "out.txt", "--retry=3", "--header", "h", "url", "--", "-x"]);
-        let argv = Argv::parse(&args, &["-o", "--header"]);
-        assert!(argv.has(&["-f"]) && argv.has(&["-L"]));
-        assert_eq!(argv.values(&["-o"])[0].text(), "out.txt");
-        assert_eq!(argv.values(&["--retry"])[0].text(), "3");
-        assert_eq!(argv.values(&["--header"])[0].text(), "h");
-        let ops: Vec<_> = argv.operands.iter().map(|a| a.text()).collect();
-        assert_eq!(ops, ["url", "-x"]);
+        let args = lits(&[
+            "-fsSLo",
+            "out.txt",
+            "--retry=3",
+            "--header",
+            "h",
+            "url",
+            "--",
+            "-x",
+        ]);
+        let opts = Argv::parse(&args, &["-o", "--header"]);
+        assert!(opts.has(&["-f"]) && opts.has(&["-L"]));
+        assert_eq!(opts.values(&["-o"])[0].text(), "out.txt");
+        assert_eq!(opts.values(&["--retry"])[0].text(), "3");
+        assert_eq!(opts.values(&["--header"])[0].text(), "h");
+        let operands: Vec<_> = opts.operands.iter().map(|a| a.text()).collect();
+        assert_eq!(operands, ["url", "-x"]);
     }
 
     #[test]
     fn attached_short_values() {
         let args = lits(&["-ofile", "-n", "x"]);
-        let argv = Argv::parse(&args, &["-o"]);
-        assert_eq!(argv.values(&["-o"])[0].text(), "file");
-        assert!(argv.has(&["-n"]));
-        assert_eq!(argv.first(), Some("x"));
+        let opts = Argv::parse(&args, &["-o"]);
+        assert_eq!(opts.values(&["-o"])[0].text(), "file");
+        assert!(opts.has(&["-n"]));
+        assert_eq!(opts.first(), Some("x"));
     }
 
     #[test]
     fn unknown_words_are_operands() {
         let args = vec![Arg::Dyn("$X".into()), Arg::Lit("-v".into())];
-        let argv = Argv::parse(&args, &[]);
-        assert_eq!(argv.operands.len(), 1);
-        assert!(argv.has(&["-v"]));
+        let opts = Argv::parse(&args, &[]);
+        assert_eq!(opts.operands.len(), 1);
+        assert!(opts.has(&["-v"]));
     }
 }

@@ -10,30 +10,124 @@ use super::shell::{Arg, Invocation};
 
 /// Subcommands that only read (their `--output FILE`, if any, is checked as a write).
 const READ: &[&str] = &[
-    "status", "log", "diff", "show", "blame", "annotate", "shortlog", "rev-parse", "rev-list",
-    "ls-files", "ls-tree", "ls-remote", "cat-file", "grep", "describe", "merge-base", "name-rev",
-    "show-ref", "for-each-ref", "show-branch", "count-objects", "fsck", "var", "help", "version",
-    "whatchanged", "range-diff", "diff-tree", "diff-files", "diff-index", "check-ignore",
-    "check-attr", "check-ref-format", "check-mailmap", "verify-commit", "verify-tag",
-    "verify-pack", "cherry", "archive", "get-tar-commit-id", "column", "merge-tree",
-    "fmt-merge-msg", "patch-id", "stripspace", "request-pull", "show-index", "diff-pairs",
+    "status",
+    "log",
+    "diff",
+    "show",
+    "blame",
+    "annotate",
+    "shortlog",
+    "rev-parse",
+    "rev-list",
+    "ls-files",
+    "ls-tree",
+    "ls-remote",
+    "cat-file",
+    "grep",
+    "describe",
+    "merge-base",
+    "name-rev",
+    "show-ref",
+    "for-each-ref",
+    "show-branch",
+    "count-objects",
+    "fsck",
+    "var",
+    "help",
+    "version",
+    "whatchanged",
+    "range-diff",
+    "diff-tree",
+    "diff-files",
+    "diff-index",
+    "check-ignore",
+    "check-attr",
+    "check-ref-format",
+    "check-mailmap",
+    "verify-commit",
+    "verify-tag",
+    "verify-pack",
+    "cherry",
+    "archive",
+    "get-tar-commit-id",
+    "column",
+    "merge-tree",
+    "fmt-merge-msg",
+    "patch-id",
+    "stripspace",
+    "request-pull",
+    "show-index",
+    "diff-pairs",
 ];
 
 /// Subcommands that change the worktree, the index or the agent's own branch.
 const WORKTREE: &[&str] = &[
-    "add", "apply", "am", "cherry-pick", "revert", "merge", "pull", "fetch", "init", "clone",
-    "bisect", "submodule", "sparse-checkout", "lfs", "commit-tree", "hash-object", "read-tree",
-    "write-tree", "update-index", "checkout-index", "merge-file", "format-patch", "rerere",
-    "mktree", "mktag", "unpack-objects", "interpret-trailers", "rm", "mv", "restore", "reset",
-    "commit", "rebase", "checkout", "switch", "notes",
+    "add",
+    "apply",
+    "am",
+    "cherry-pick",
+    "revert",
+    "merge",
+    "pull",
+    "fetch",
+    "init",
+    "clone",
+    "bisect",
+    "submodule",
+    "sparse-checkout",
+    "lfs",
+    "commit-tree",
+    "hash-object",
+    "read-tree",
+    "write-tree",
+    "update-index",
+    "checkout-index",
+    "merge-file",
+    "format-patch",
+    "rerere",
+    "mktree",
+    "mktag",
+    "unpack-objects",
+    "interpret-trailers",
+    "rm",
+    "mv",
+    "restore",
+    "reset",
+    "commit",
+    "rebase",
+    "checkout",
+    "switch",
+    "notes",
 ];
 
 /// Subcommands that rewrite what every agent's worktree shares.
 const SHARED: &[&str] = &[
-    "update-ref", "symbolic-ref", "filter-branch", "filter-repo", "replace", "gc", "prune",
-    "repack", "pack-refs", "prune-packed", "fast-import", "maintenance", "multi-pack-index",
-    "commit-graph", "worktree", "stash", "tag", "config", "remote", "branch", "reflog", "clean",
-    "mergetool", "difftool", "p4", "svn",
+    "update-ref",
+    "symbolic-ref",
+    "filter-branch",
+    "filter-repo",
+    "replace",
+    "gc",
+    "prune",
+    "repack",
+    "pack-refs",
+    "prune-packed",
+    "fast-import",
+    "maintenance",
+    "multi-pack-index",
+    "commit-graph",
+    "worktree",
+    "stash",
+    "tag",
+    "config",
+    "remote",
+    "branch",
+    "reflog",
+    "clean",
+    "mergetool",
+    "difftool",
+    "p4",
+    "svn",
 ];
 
 /// Judges one `git` invocation.
@@ -41,7 +135,10 @@ pub fn check(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
     let args = inv.rest();
     let mut cwd = inv.cwd.clone();
     let mut redirected = inv.env.iter().any(|(name, _)| {
-        matches!(name.as_str(), "GIT_DIR" | "GIT_WORK_TREE" | "GIT_COMMON_DIR" | "GIT_INDEX_FILE")
+        matches!(
+            name.as_str(),
+            "GIT_DIR" | "GIT_WORK_TREE" | "GIT_COMMON_DIR" | "GIT_INDEX_FILE"
+        )
     });
     let mut i = 0;
     while let Some(arg) = args.get(i) {
@@ -85,10 +182,25 @@ pub fn check(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
                 || s.starts_with("--exec-path")
                 || s.starts_with("--list-cmds=")
                 || s.starts_with("--super-prefix=") => {}
-            "--no-pager" | "-p" | "--paginate" | "-P" | "--bare" | "--no-replace-objects"
-            | "--literal-pathspecs" | "--glob-pathspecs" | "--noglob-pathspecs"
-            | "--icase-pathspecs" | "--no-optional-locks" | "--no-advice" | "--no-lazy-fetch"
-            | "--html-path" | "--man-path" | "--info-path" | "--version" | "-v" | "--help"
+            "--no-pager"
+            | "-p"
+            | "--paginate"
+            | "-P"
+            | "--bare"
+            | "--no-replace-objects"
+            | "--literal-pathspecs"
+            | "--glob-pathspecs"
+            | "--noglob-pathspecs"
+            | "--icase-pathspecs"
+            | "--no-optional-locks"
+            | "--no-advice"
+            | "--no-lazy-fetch"
+            | "--html-path"
+            | "--man-path"
+            | "--info-path"
+            | "--version"
+            | "-v"
+            | "--help"
             | "-h" => {}
             other => {
                 return Err(format!(
@@ -168,7 +280,7 @@ impl Git<'_> {
         }
     }
 
-    fn argv(&self, with_value: &[&str]) -> Argv<'_> {
+    fn opts(&self, with_value: &[&str]) -> Argv<'_> {
         Argv::parse(self.args, with_value)
     }
 
@@ -178,11 +290,11 @@ impl Git<'_> {
 
     /// `--output FILE` of reading commands.
     fn outputs(&self) -> Verdict {
-        let argv = self.argv(&["--output", "-o"]);
+        let opts = self.opts(&["--output", "-o"]);
         let outputs = if self.sub == "archive" {
-            argv.values(&["--output", "-o"])
+            opts.values(&["--output", "-o"])
         } else {
-            argv.values(&["--output"])
+            opts.values(&["--output"])
         };
         outputs
             .iter()
@@ -193,7 +305,9 @@ impl Git<'_> {
     fn in_worktree(&self) -> Verdict {
         let what = self.what();
         if self.ctx.read_only() {
-            return Err(self.ctx.read_only_reason(&format!("{what} (it changes the repository)")));
+            return Err(self
+                .ctx
+                .read_only_reason(&format!("{what} (it changes the repository)")));
         }
         if self.redirected {
             return Err(format!(
@@ -233,12 +347,10 @@ impl Git<'_> {
     }
 
     fn not_own_branch(&self, name: &Arg) -> String {
-        let mine = self
-            .ctx
-            .policy
-            .agent
-            .as_ref()
-            .map_or_else(|| "legio/<agent>/...".to_owned(), |a| format!("legio/{a}/..."));
+        let mine = self.ctx.policy.agent.as_ref().map_or_else(
+            || "legio/<agent>/...".to_owned(),
+            |a| format!("legio/{a}/..."),
+        );
         format!(
             "{} on `{}` would leave or create a branch that is not yours; stay on your own \
              branch ({mine}). To restore files use `git restore <path>`",
@@ -252,94 +364,151 @@ impl Git<'_> {
         let what = self.what();
         match self.sub {
             "reset" => {
-                if self.argv(&[]).has(&["--hard"]) {
-                    return Err("git reset --hard destroys uncommitted work and is not allowed; \
+                if self.opts(&[]).has(&["--hard"]) {
+                    return Err(
+                        "git reset --hard destroys uncommitted work and is not allowed; \
                          use `git restore <path>` for files, or `git reset --keep` / \
                          `git revert` for commits"
-                        .into());
+                            .into(),
+                    );
                 }
                 Ok(())
             }
             "commit" => {
-                let argv = self.argv(&["-m", "--message", "-F", "--file", "-C", "--reuse-message", "-c", "--reedit-message", "--fixup", "--author", "--date", "-t", "--template", "--trailer", "--cleanup", "-S", "--gpg-sign", "--pathspec-from-file"]);
-                if !argv.has(&["-m", "--message", "-F", "--file", "-C", "--reuse-message", "--no-edit", "--fixup"]) {
-                    return Err("`git commit` without -m or -F would open an editor and hang; pass \
+                let opts = self.opts(&[
+                    "-m",
+                    "--message",
+                    "-F",
+                    "--file",
+                    "-C",
+                    "--reuse-message",
+                    "-c",
+                    "--reedit-message",
+                    "--fixup",
+                    "--author",
+                    "--date",
+                    "-t",
+                    "--template",
+                    "--trailer",
+                    "--cleanup",
+                    "-S",
+                    "--gpg-sign",
+                    "--pathspec-from-file",
+                ]);
+                if !opts.has(&[
+                    "-m",
+                    "--message",
+                    "-F",
+                    "--file",
+                    "-C",
+                    "--reuse-message",
+                    "--no-edit",
+                    "--fixup",
+                ]) {
+                    return Err(
+                        "`git commit` without -m or -F would open an editor and hang; pass \
                          the message with -m \"...\" (or -F - with a here-document)"
-                        .into());
+                            .into(),
+                    );
                 }
                 Ok(())
             }
             "rebase" => {
-                if self.argv(&["--onto", "-x", "--exec", "-s", "--strategy", "-X"]).has(&["-i", "--interactive", "--edit-todo"]) {
-                    return Err("an interactive rebase opens an editor and would hang; rebase \
+                if self
+                    .opts(&["--onto", "-x", "--exec", "-s", "--strategy", "-X"])
+                    .has(&["-i", "--interactive", "--edit-todo"])
+                {
+                    return Err(
+                        "an interactive rebase opens an editor and would hang; rebase \
                          without -i (or make new commits)"
-                        .into());
+                            .into(),
+                    );
                 }
                 Ok(())
             }
             "checkout" => self.checkout(),
             "switch" => self.switch(),
             "restore" => {
-                let argv = self.argv(&["-s", "--source", "--pathspec-from-file", "--conflict"]);
-                if argv.has(&["-S", "--staged"]) && !argv.has(&["-W", "--worktree"]) {
+                let opts = self.opts(&["-s", "--source", "--pathspec-from-file", "--conflict"]);
+                if opts.has(&["-S", "--staged"]) && !opts.has(&["-W", "--worktree"]) {
                     return Ok(()); // the index only
                 }
-                self.write_paths(&argv.operands)
+                self.write_paths(&opts.operands)
             }
             "rm" => {
-                let argv = self.argv(&["--pathspec-from-file"]);
-                if argv.has(&["--cached"]) {
+                let opts = self.opts(&["--pathspec-from-file"]);
+                if opts.has(&["--cached"]) {
                     return Ok(());
                 }
-                self.write_paths(&argv.operands)
+                self.write_paths(&opts.operands)
             }
-            "mv" => self.write_paths(&self.argv(&[]).operands),
+            "mv" => self.write_paths(&self.opts(&[]).operands),
             "merge-file" => {
-                let argv = self.argv(&["-L"]);
-                if argv.has(&["-p", "--stdout"]) {
+                let opts = self.opts(&["-L"]);
+                if opts.has(&["-p", "--stdout"]) {
                     return Ok(());
                 }
-                self.write_paths(&argv.operands[..argv.operands.len().min(1)])
+                self.write_paths(&opts.operands[..opts.operands.len().min(1)])
             }
             "format-patch" => {
-                let argv = self.argv(&["-o", "--output-directory"]);
-                let dirs = argv.values(&["-o", "--output-directory"]);
-                if dirs.is_empty() && !argv.has(&["--stdout"]) {
+                let opts = self.opts(&["-o", "--output-directory"]);
+                let dirs = opts.values(&["-o", "--output-directory"]);
+                if dirs.is_empty() && !opts.has(&["--stdout"]) {
                     return self.write_paths(&[&Arg::Lit(".".into())]);
                 }
                 self.write_paths(&dirs)
             }
             "clone" | "init" => {
-                let argv = self.argv(&["-b", "--branch", "-o", "--origin", "--depth", "--reference", "--separate-git-dir", "--template", "-c", "--config", "-u", "--upload-pack", "--filter"]);
-                let dest = if self.sub == "clone" { argv.operands.get(1) } else { argv.operands.first() };
+                let opts = self.opts(&[
+                    "-b",
+                    "--branch",
+                    "-o",
+                    "--origin",
+                    "--depth",
+                    "--reference",
+                    "--separate-git-dir",
+                    "--template",
+                    "-c",
+                    "--config",
+                    "-u",
+                    "--upload-pack",
+                    "--filter",
+                ]);
+                let dest = if self.sub == "clone" {
+                    opts.operands.get(1)
+                } else {
+                    opts.operands.first()
+                };
                 match dest {
                     Some(d) => self.write_paths(&[d]),
                     None => Ok(()),
                 }
             }
-            "notes" => match self.argv(&[]).first() {
+            "notes" => match self.opts(&[]).first() {
                 None | Some("list" | "show") => Ok(()),
-                Some(_) => Err(format!("{what} changes notes every agent shares; put the note in your commit message")),
+                Some(_) => Err(format!(
+                    "{what} changes notes every agent shares; put the note in your commit message"
+                )),
             },
             _ => Ok(()),
         }
     }
 
     fn checkout(&self) -> Verdict {
-        let argv = self.argv(&["-b", "-B", "--orphan", "--conflict", "--pathspec-from-file"]);
+        let opts = self.opts(&["-b", "-B", "--orphan", "--conflict", "--pathspec-from-file"]);
         if let Some(dash) = self.args.iter().position(|a| a.is("--")) {
             // `git checkout [<commit>] -- <paths>`: restores files
             let paths: Vec<&Arg> = self.args[dash + 1..].iter().collect();
             return self.write_paths(&paths);
         }
-        let created = argv.values(&["-b", "-B", "--orphan"]);
+        let created = opts.values(&["-b", "-B", "--orphan"]);
         if let Some(name) = created.iter().find(|n| !self.own_branch(n)) {
             return Err(self.not_own_branch(name));
         }
         if !created.is_empty() {
             return Ok(());
         }
-        match argv.operands.as_slice() {
+        match opts.operands.as_slice() {
             [] => Ok(()),
             [only] if self.own_branch(only) => Ok(()),
             [only] if only.is(".") => self.write_paths(&[only]),
@@ -348,12 +517,19 @@ impl Git<'_> {
     }
 
     fn switch(&self) -> Verdict {
-        let argv = self.argv(&["-c", "-C", "--create", "--force-create", "--orphan", "--conflict"]);
-        if argv.has(&["-d", "--detach"]) {
+        let opts = self.opts(&[
+            "-c",
+            "-C",
+            "--create",
+            "--force-create",
+            "--orphan",
+            "--conflict",
+        ]);
+        if opts.has(&["-d", "--detach"]) {
             return Err("`git switch --detach` leaves your branch; stay on your own branch".into());
         }
-        let created = argv.values(&["-c", "-C", "--create", "--force-create", "--orphan"]);
-        let target = created.first().copied().or(argv.operands.first().copied());
+        let created = opts.values(&["-c", "-C", "--create", "--force-create", "--orphan"]);
+        let target = created.first().copied().or(opts.operands.first().copied());
         match target {
             Some(name) if self.own_branch(name) => Ok(()),
             Some(name) => Err(self.not_own_branch(name)),
@@ -364,37 +540,138 @@ impl Git<'_> {
     /// Commands on shared state: their reading forms are fine for everyone.
     fn shared_command(&self) -> Verdict {
         let what = self.what();
-        let argv = self.argv(&["--contains", "--no-contains", "--merged", "--no-merged", "--points-at", "--sort", "--format", "--column", "-u", "--set-upstream-to", "--file", "-f", "--type", "--default", "--blob", "--expire", "-m", "--message", "-F"]);
-        let first = argv.first();
+        let opts = self.opts(&[
+            "--contains",
+            "--no-contains",
+            "--merged",
+            "--no-merged",
+            "--points-at",
+            "--sort",
+            "--format",
+            "--column",
+            "-u",
+            "--set-upstream-to",
+            "--file",
+            "-f",
+            "--type",
+            "--default",
+            "--blob",
+            "--expire",
+            "-m",
+            "--message",
+            "-F",
+        ]);
+        let first = opts.first();
         let reading = match self.sub {
             "branch" => {
-                if argv.has(&["-d", "-D", "--delete", "-f", "--force", "-m", "-M", "--move", "-c", "-C", "--copy", "--edit-description", "--unset-upstream", "-u", "--set-upstream-to", "--set-upstream", "--track", "-t"]) {
+                if opts.has(&[
+                    "-d",
+                    "-D",
+                    "--delete",
+                    "-f",
+                    "--force",
+                    "-m",
+                    "-M",
+                    "--move",
+                    "-c",
+                    "-C",
+                    "--copy",
+                    "--edit-description",
+                    "--unset-upstream",
+                    "-u",
+                    "--set-upstream-to",
+                    "--set-upstream",
+                    "--track",
+                    "-t",
+                ]) {
                     false
-                } else if argv.operands.is_empty() || argv.has(&["-l", "--list", "--show-current", "-a", "--all", "-r", "--remotes", "-v", "-vv", "--verbose", "--contains", "--no-contains", "--merged", "--no-merged", "--points-at"]) {
+                } else if opts.operands.is_empty()
+                    || opts.has(&[
+                        "-l",
+                        "--list",
+                        "--show-current",
+                        "-a",
+                        "--all",
+                        "-r",
+                        "--remotes",
+                        "-v",
+                        "-vv",
+                        "--verbose",
+                        "--contains",
+                        "--no-contains",
+                        "--merged",
+                        "--no-merged",
+                        "--points-at",
+                    ])
+                {
                     true
                 } else {
                     // `git branch NAME [START]` creates a branch: only the agent's own
                     self.in_worktree()?;
-                    return match argv.operands.first() {
+                    return match opts.operands.first() {
                         Some(name) if self.own_branch(name) => Ok(()),
                         Some(name) => Err(self.not_own_branch(name)),
                         None => Ok(()),
                     };
                 }
             }
-            "tag" => !argv.has(&["-d", "--delete", "-a", "--annotate", "-s", "--sign", "-m", "--message", "-F", "-f", "--force", "-u", "--local-user"])
-                && (argv.operands.is_empty() || argv.has(&["-l", "--list", "-n", "--contains", "--points-at", "--merged", "--no-merged", "--verify", "-v"])),
+            "tag" => {
+                !opts.has(&[
+                    "-d",
+                    "--delete",
+                    "-a",
+                    "--annotate",
+                    "-s",
+                    "--sign",
+                    "-m",
+                    "--message",
+                    "-F",
+                    "-f",
+                    "--force",
+                    "-u",
+                    "--local-user",
+                ]) && (opts.operands.is_empty()
+                    || opts.has(&[
+                        "-l",
+                        "--list",
+                        "-n",
+                        "--contains",
+                        "--points-at",
+                        "--merged",
+                        "--no-merged",
+                        "--verify",
+                        "-v",
+                    ]))
+            }
             "stash" => matches!(first, Some("list" | "show")),
             "config" => {
-                argv.has(&["--get", "--get-all", "--get-regexp", "--get-urlmatch", "--list", "-l", "--get-color", "--get-colorbool"])
-                    || matches!(first, Some("get" | "list"))
-                    || (argv.operands.len() == 1 && !argv.has(&["--unset", "--unset-all", "--add", "--replace-all", "-e", "--edit", "--remove-section", "--rename-section"]))
+                opts.has(&[
+                    "--get",
+                    "--get-all",
+                    "--get-regexp",
+                    "--get-urlmatch",
+                    "--list",
+                    "-l",
+                    "--get-color",
+                    "--get-colorbool",
+                ]) || matches!(first, Some("get" | "list"))
+                    || (opts.operands.len() == 1
+                        && !opts.has(&[
+                            "--unset",
+                            "--unset-all",
+                            "--add",
+                            "--replace-all",
+                            "-e",
+                            "--edit",
+                            "--remove-section",
+                            "--rename-section",
+                        ]))
             }
             "remote" => matches!(first, None | Some("show" | "get-url")),
             "worktree" => matches!(first, Some("list")),
             "reflog" => !matches!(first, Some("expire" | "delete" | "drop")),
-            "symbolic-ref" => argv.operands.len() <= 1 && !argv.has(&["-d", "--delete"]),
-            "clean" => argv.has(&["-n", "--dry-run"]),
+            "symbolic-ref" => opts.operands.len() <= 1 && !opts.has(&["-d", "--delete"]),
+            "clean" => opts.has(&["-n", "--dry-run"]),
             "fsck" | "commit-graph" => matches!(first, Some("verify")),
             _ => false,
         };
@@ -402,13 +679,27 @@ impl Git<'_> {
             return Ok(());
         }
         let hint = match self.sub {
-            "stash" => "the stash is shared by every agent's worktree; commit work in progress on your branch instead (git commit -m wip)",
-            "branch" | "tag" => "branches and tags are shared by every agent; stay on your own branch and let your parent and the merge queue handle the rest",
-            "worktree" => "legio creates and removes worktrees; ask your parent (legio mail send --type question) if you need another agent",
-            "config" | "remote" => "the repository configuration is shared by every agent; pass settings for one command with `git -c key=value ...`",
-            "clean" => "git clean deletes untracked files, including legio's files in your worktree; remove the specific files you created with rm",
-            "mergetool" | "difftool" => "it opens an interactive tool and would hang; resolve conflicts by editing the files",
-            _ => "it rewrites the repository every agent shares; leave repository maintenance to the human",
+            "stash" => {
+                "the stash is shared by every agent's worktree; commit work in progress on your branch instead (git commit -m wip)"
+            }
+            "branch" | "tag" => {
+                "branches and tags are shared by every agent; stay on your own branch and let your parent and the merge queue handle the rest"
+            }
+            "worktree" => {
+                "legio creates and removes worktrees; ask your parent (legio mail send --type question) if you need another agent"
+            }
+            "config" | "remote" => {
+                "the repository configuration is shared by every agent; pass settings for one command with `git -c key=value ...`"
+            }
+            "clean" => {
+                "git clean deletes untracked files, including legio's files in your worktree; remove the specific files you created with rm"
+            }
+            "mergetool" | "difftool" => {
+                "it opens an interactive tool and would hang; resolve conflicts by editing the files"
+            }
+            _ => {
+                "it rewrites the repository every agent shares; leave repository maintenance to the human"
+            }
         };
         Err(format!("{what} is not allowed for legio agents: {hint}"))
     }

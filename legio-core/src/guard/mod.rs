@@ -249,7 +249,9 @@ fn file_tool(ctx: &rules::Ctx<'_>, tool: &str, input: &Value, field: &str) -> Re
         .get(field)
         .and_then(Value::as_str)
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| format!("the {tool} call has no `{field}`; legio cannot check where it writes"))?;
+        .ok_or_else(|| {
+            format!("the {tool} call has no `{field}`; legio cannot check where it writes")
+        })?;
     let target = shell::Arg::Lit(path.to_owned());
     ctx.write(ctx.policy.start_dir().as_deref(), &target, tool)
 }

@@ -182,9 +182,15 @@ mod tests {
         assert_eq!(r("/repo/wt/../x"), PathBuf::from("/repo/x"));
         assert_eq!(r("/../../.."), PathBuf::from("/"));
         assert_eq!(resolve(&NoLinks, None, Path::new("a")), None);
-        assert_eq!(resolve(&NoLinks, Some(Path::new("rel")), Path::new("a")), None);
+        assert_eq!(
+            resolve(&NoLinks, Some(Path::new("rel")), Path::new("a")),
+            None
+        );
         let up = Path::new("/repo/wt/..");
-        assert_eq!(resolve(&NoLinks, Some(up), Path::new("b")), Some(PathBuf::from("/repo/b")));
+        assert_eq!(
+            resolve(&NoLinks, Some(up), Path::new("b")),
+            Some(PathBuf::from("/repo/b"))
+        );
         assert_eq!(
             resolve(&NoLinks, None, Path::new("/a")),
             Some(PathBuf::from("/a"))

@@ -42,7 +42,11 @@ impl<'a> Ctx<'a> {
             links,
             worktree: policy.worktree.as_deref().and_then(canon),
             project: policy.project_root.as_deref().and_then(canon),
-            scratch: policy.scratch_dirs.iter().filter_map(|d| canon(d)).collect(),
+            scratch: policy
+                .scratch_dirs
+                .iter()
+                .filter_map(|d| canon(d))
+                .collect(),
             memory: policy
                 .home
                 .as_deref()
@@ -81,7 +85,11 @@ impl<'a> Ctx<'a> {
     /// Whether `dir` lies inside the worktree (`None`: `dir` is unknown).
     pub fn worktree_contains(&self, dir: Option<&Path>) -> Option<bool> {
         let resolved = paths::resolve(self.links, None, dir?)?;
-        Some(self.worktree.as_ref().is_some_and(|wt| resolved.starts_with(wt)))
+        Some(
+            self.worktree
+                .as_ref()
+                .is_some_and(|wt| resolved.starts_with(wt)),
+        )
     }
 
     /// Whether `target`, written by `what` running in `cwd`, may be written.
@@ -117,25 +125,35 @@ impl<'a> Ctx<'a> {
             return Ok(());
         }
         if self.read_only() {
-            let strategy = self.project.as_ref().map(|p| p.join(".legio/strategy.json"));
+            let strategy = self
+                .project
+                .as_ref()
+                .map(|p| p.join(".legio/strategy.json"));
             if self.role() == Capability::Cto && strategy.as_ref() == Some(&resolved) {
                 return Ok(());
             }
             return Err(self.read_only_reason(what));
         }
-        if let Some(wt) = &self.worktree {
-            if let Ok(rel) = resolved.strip_prefix(wt) {
-                return self.inside(rel, what, delete);
-            }
+        if let Some(rel) = self
+            .worktree
+            .as_ref()
+            .and_then(|wt| resolved.strip_prefix(wt).ok())
+        {
+            return self.inside(rel, what, delete);
         }
-        let in_project = self.project.as_ref().is_some_and(|p| resolved.starts_with(p));
+        let in_project = self
+            .project
+            .as_ref()
+            .is_some_and(|p| resolved.starts_with(p));
         if !in_project && self.scratch.iter().any(|d| resolved.starts_with(d)) {
             return Ok(());
         }
         if self.memory.as_ref().is_some_and(|m| {
-            resolved
-                .strip_prefix(m)
-                .is_ok_and(|r| r.components().nth(1).is_some_and(|c| c.as_os_str() == "memory"))
+            resolved.strip_prefix(m).is_ok_and(|r| {
+                r.components()
+                    .nth(1)
+                    .is_some_and(|c| c.as_os_str() == "memory")
+            })
         }) {
             return Ok(());
         }
@@ -225,7 +243,9 @@ pub fn bash(ctx: &Ctx<'_>, command: &str) -> Verdict {
              program names, no eval or code in variables) so it can be checked"
         )
     })?;
-    invocations.iter().try_for_each(|inv| invocation(ctx, inv))?;
+    invocations
+        .iter()
+        .try_for_each(|inv| invocation(ctx, inv))?;
     // pauses add up: `sleep 30 && sleep 40` is a 70 s wait
     let mut total = 0.0;
     for inv in invocations.iter().filter(|i| i.program() == Some("sleep")) {
@@ -241,18 +261,22 @@ pub fn bash(ctx: &Ctx<'_>, command: &str) -> Verdict {
 fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
     let cwd = inv.cwd.as_deref();
     for target in &inv.writes {
-        ctx.write(cwd, target, &format!("the redirection to `{}`", target.text()))?;
+        ctx.write(
+            cwd,
+            target,
+            &format!("the redirection to `{}`", target.text()),
+        )?;
     }
     let Some(first) = inv.args.first() else {
         return Ok(()); // only assignments and redirections
     };
-    let Some(arg0) = first.literal() else {
+    let Some(program_word) = first.literal() else {
         return Err(format!(
             "legio cannot tell which program `{}` runs; write the program name literally",
             first.text()
         ));
     };
-    let name = program_name(arg0);
+    let name = program_name(program_word);
     let args = inv.rest();
     let what = format!("`{name}`");
     match name {
@@ -260,43 +284,92 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         "legio" => legio::check(ctx, inv),
         "sleep" => sleep(inv),
         "watch" => Err(polling("`watch`")),
-        "alias" if args.iter().any(|a| a.text().contains('=')) => Err(
-            "defining aliases hides which program runs; call the program directly".into(),
-        ),
+        "alias" if args.iter().any(|a| a.text().contains('=')) => {
+            Err("defining aliases hides which program runs; call the program directly".into())
+        }
         "rm" | "rmdir" | "unlink" | "shred" | "srm" => {
             each(ctx, inv, &operands(args, &[]), &what, Op::Delete)
         }
         "mv" => {
-            let argv = Argv::parse(args, &["-t", "--target-directory", "-S", "--suffix"]);
-            each(ctx, inv, &argv.operands, &what, Op::Delete)?;
-            each(ctx, inv, &argv.values(&["-t", "--target-directory"]), &what, Op::Write)
+            let opts = Argv::parse(args, &["-t", "--target-directory", "-S", "--suffix"]);
+            each(ctx, inv, &opts.operands, &what, Op::Delete)?;
+            each(
+                ctx,
+                inv,
+                &opts.values(&["-t", "--target-directory"]),
+                &what,
+                Op::Write,
+            )
         }
         "cp" | "install" | "rsync" | "scp" => copy(ctx, inv, name),
         "ln" | "link" => {
             // a link inside the worktree to a place outside it is a door out: both ends count
-            let argv = Argv::parse(args, &["-t", "--target-directory", "-S", "--suffix"]);
-            each(ctx, inv, &argv.operands, &what, Op::Write)?;
-            each(ctx, inv, &argv.values(&["-t", "--target-directory"]), &what, Op::Write)
+            let opts = Argv::parse(args, &["-t", "--target-directory", "-S", "--suffix"]);
+            each(ctx, inv, &opts.operands, &what, Op::Write)?;
+            each(
+                ctx,
+                inv,
+                &opts.values(&["-t", "--target-directory"]),
+                &what,
+                Op::Write,
+            )
         }
-        "touch" => each(ctx, inv, &operands(args, &["-d", "-t", "-r", "--date", "--reference"]), &what, Op::Write),
-        "mkdir" | "mkfifo" | "mknod" => each(ctx, inv, &operands(args, &["-m", "--mode", "-Z"]), &what, Op::Write),
-        "truncate" => each(ctx, inv, &operands(args, &["-s", "-r", "--size", "--reference"]), &what, Op::Write),
+        "touch" => each(
+            ctx,
+            inv,
+            &operands(args, &["-d", "-t", "-r", "--date", "--reference"]),
+            &what,
+            Op::Write,
+        ),
+        "mkdir" | "mkfifo" | "mknod" => each(
+            ctx,
+            inv,
+            &operands(args, &["-m", "--mode", "-Z"]),
+            &what,
+            Op::Write,
+        ),
+        "truncate" => each(
+            ctx,
+            inv,
+            &operands(args, &["-s", "-r", "--size", "--reference"]),
+            &what,
+            Op::Write,
+        ),
         "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" => permissions(ctx, inv, &what),
-        "tee" => each(ctx, inv, &operands(args, &["-p", "--output-error"]), &what, Op::Write),
+        "tee" => each(
+            ctx,
+            inv,
+            &operands(args, &["-p", "--output-error"]),
+            &what,
+            Op::Write,
+        ),
         "dd" => {
             let outputs: Vec<Arg> = args
                 .iter()
                 .filter_map(|a| a.text().strip_prefix("of=").map(|p| retag(a, p)))
                 .collect();
-            each(ctx, inv, &outputs.iter().collect::<Vec<_>>(), &what, Op::Write)
+            each(
+                ctx,
+                inv,
+                &outputs.iter().collect::<Vec<_>>(),
+                &what,
+                Op::Write,
+            )
         }
         "mktemp" => {
             ctx.not_read_only("`mktemp`")?;
-            let argv = Argv::parse(args, &["-p", "--tmpdir", "--suffix"]);
-            let dir = argv.values(&["-p", "--tmpdir"]);
+            let opts = Argv::parse(args, &["-p", "--tmpdir", "--suffix"]);
+            let dir = opts.values(&["-p", "--tmpdir"]);
             each(ctx, inv, &dir, &what, Op::Write)
         }
-        "sort" => each(ctx, inv, &Argv::parse(args, &["-o", "--output", "-k", "-t", "-S", "-T"]).values(&["-o", "--output"]), &what, Op::Write),
+        "sort" => each(
+            ctx,
+            inv,
+            &Argv::parse(args, &["-o", "--output", "-k", "-t", "-S", "-T"])
+                .values(&["-o", "--output"]),
+            &what,
+            Op::Write,
+        ),
         "uniq" => {
             let ops = operands(args, &["-f", "-s", "-w"]);
             each(ctx, inv, &ops[ops.len().min(1)..], &what, Op::Write)
@@ -306,12 +379,34 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         "perl" | "ruby" => in_place_interpreter(ctx, inv, name),
         "awk" | "gawk" | "mawk" | "nawk" => awk(ctx, inv),
         "patch" => {
-            let argv = Argv::parse(args, &["-o", "--output", "-d", "--directory", "-p", "-i", "--input", "-r", "-B", "-z", "-F", "-D"]);
-            if argv.has(&["--dry-run"]) {
+            let opts = Argv::parse(
+                args,
+                &[
+                    "-o",
+                    "--output",
+                    "-d",
+                    "--directory",
+                    "-p",
+                    "-i",
+                    "--input",
+                    "-r",
+                    "-B",
+                    "-z",
+                    "-F",
+                    "-D",
+                ],
+            );
+            if opts.has(&["--dry-run"]) {
                 return Ok(());
             }
-            each(ctx, inv, &argv.values(&["-o", "--output"]), &what, Op::Write)?;
-            match argv.operands.first() {
+            each(
+                ctx,
+                inv,
+                &opts.values(&["-o", "--output"]),
+                &what,
+                Op::Write,
+            )?;
+            match opts.operands.first() {
                 Some(file) => ctx.write(inv.cwd.as_deref(), file, &what),
                 None => ctx.write_here(inv, &what),
             }
@@ -320,11 +415,11 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         "wget" => wget(ctx, inv),
         "tar" | "bsdtar" => tar(ctx, inv),
         "unzip" => {
-            let argv = Argv::parse(args, &["-d", "-x", "-P"]);
-            if argv.has(&["-l", "-t", "-p", "-Z", "-v"]) {
+            let opts = Argv::parse(args, &["-d", "-x", "-P"]);
+            if opts.has(&["-l", "-t", "-p", "-Z", "-v"]) {
                 return Ok(());
             }
-            match argv.values(&["-d"]).first() {
+            match opts.values(&["-d"]).first() {
                 Some(dir) => ctx.write(inv.cwd.as_deref(), dir, &what),
                 None => ctx.write_here(inv, &what),
             }
@@ -333,25 +428,39 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             let ops = operands(args, &["-b", "-n", "-t", "-tt", "-x", "-i"]);
             each(ctx, inv, &ops[..ops.len().min(1)], &what, Op::Write)
         }
-        "gzip" | "gunzip" | "bzip2" | "bunzip2" | "xz" | "unxz" | "zstd" | "unzstd" | "lz4" | "compress" | "uncompress" => {
-            let argv = Argv::parse(args, &["-S", "--suffix", "-o"]);
-            if argv.has(&["-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"]) {
+        "gzip" | "gunzip" | "bzip2" | "bunzip2" | "xz" | "unxz" | "zstd" | "unzstd" | "lz4"
+        | "compress" | "uncompress" => {
+            let opts = Argv::parse(args, &["-S", "--suffix", "-o"]);
+            if opts.has(&[
+                "-c",
+                "--stdout",
+                "--to-stdout",
+                "-l",
+                "--list",
+                "-t",
+                "--test",
+            ]) {
                 return Ok(());
             }
-            each(ctx, inv, &argv.operands, &what, Op::Write)
+            each(ctx, inv, &opts.operands, &what, Op::Write)
         }
         "sqlite3" => {
-            let argv = Argv::parse(args, &["-cmd", "-separator", "-newline", "-nullvalue"]);
-            if argv.has(&["-readonly", "--readonly"]) || args.iter().any(|a| a.is("-readonly")) {
+            let opts = Argv::parse(args, &["-cmd", "-separator", "-newline", "-nullvalue"]);
+            if opts.has(&["-readonly", "--readonly"]) || args.iter().any(|a| a.is("-readonly")) {
                 return Ok(());
             }
-            match argv.operands.first() {
-                Some(db) if !db.is(":memory:") => ctx.write(inv.cwd.as_deref(), db, &format!("{what} (without -readonly)")),
+            match opts.operands.first() {
+                Some(db) if !db.is(":memory:") => ctx.write(
+                    inv.cwd.as_deref(),
+                    db,
+                    &format!("{what} (without -readonly)"),
+                ),
                 _ => Ok(()),
             }
         }
         "find" => find(ctx, inv),
-        "vi" | "vim" | "nvim" | "view" | "nano" | "pico" | "emacs" | "ed" | "ex" | "micro" | "joe" | "kak" | "hx" | "helix" | "code" | "subl" => Err(format!(
+        "vi" | "vim" | "nvim" | "view" | "nano" | "pico" | "emacs" | "ed" | "ex" | "micro"
+        | "joe" | "kak" | "hx" | "helix" | "code" | "subl" => Err(format!(
             "{what} is an interactive editor and would hang this session; use the Edit tool \
              (writing roles) or read files with the Read tool"
         )),
@@ -365,25 +474,29 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         "python" | "python2" | "python3" | "pypy" | "pypy3" => python(ctx, inv),
         n if n.starts_with("python3.") => python(ctx, inv),
         "node" | "nodejs" | "deno" | "bun" | "ts-node" | "tsx" => js(ctx, inv, name),
-        "php" | "lua" | "luajit" | "Rscript" | "osascript" | "julia" | "tclsh" | "groovy" | "jshell" => {
-            script_runner(ctx, inv, &["-e", "-r", "--eval"])
-        }
-        n if SHELLS.contains(&n) => ctx.not_read_only(&format!("running the script {}", args.first().map_or("", Arg::text))),
+        "php" | "lua" | "luajit" | "Rscript" | "osascript" | "julia" | "tclsh" | "groovy"
+        | "jshell" => script_runner(ctx, inv, &["-e", "-r", "--eval"]),
+        n if SHELLS.contains(&n) => ctx.not_read_only(&format!(
+            "running the script {}",
+            args.first().map_or("", Arg::text)
+        )),
         "cargo" => packages::cargo(ctx, inv),
         "npm" | "pnpm" | "yarn" => packages::node(ctx, inv, name),
         "pip" | "pip3" => packages::pip(ctx, inv, args),
         "uv" => packages::uv(ctx, inv),
         "go" => packages::go(ctx, inv),
         "make" | "gmake" | "just" | "task" => packages::make(ctx, inv, name),
-        "gem" | "apt" | "apt-get" | "aptitude" | "dpkg" | "brew" | "snap" | "rustup" | "nix-env" | "conda" | "mamba" | "port" | "yum" | "dnf" | "pacman" | "apk" | "pipx" => {
+        "gem" | "apt" | "apt-get" | "aptitude" | "dpkg" | "brew" | "snap" | "rustup"
+        | "nix-env" | "conda" | "mamba" | "port" | "yum" | "dnf" | "pacman" | "apk" | "pipx" => {
             packages::system(ctx, inv, name)
         }
-        "prettier" | "eslint" | "biome" | "black" | "ruff" | "rustfmt" | "gofmt" | "goimports" | "clang-format" | "isort" | "autopep8" | "shfmt" | "stylua" => {
+        "prettier" | "eslint" | "biome" | "black" | "ruff" | "rustfmt" | "gofmt" | "goimports"
+        | "clang-format" | "isort" | "autopep8" | "shfmt" | "stylua" => {
             packages::formatter(ctx, inv, name)
         }
         _ => {
-            if ctx.read_only() && arg0.contains('/') && !is_system_program(arg0) {
-                return Err(ctx.read_only_reason(&format!("running the program `{arg0}`")));
+            if ctx.read_only() && program_word.contains('/') && !is_system_program(program_word) {
+                return Err(ctx.read_only_reason(&format!("running the program `{program_word}`")));
             }
             Ok(())
         }
@@ -391,13 +504,25 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
 }
 
 /// Shells whose script files are programs the guard cannot see.
-const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "rbash", "fish"];
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "rbash", "fish",
+];
 
 /// Programs installed on the system (by path) are judged by name; others are project code.
 fn is_system_program(path: &str) -> bool {
-    ["/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/", "/opt/homebrew/bin/"]
-        .iter()
-        .any(|dir| path.strip_prefix(dir).is_some_and(|rest| !rest.contains('/')))
+    [
+        "/bin/",
+        "/usr/bin/",
+        "/usr/local/bin/",
+        "/sbin/",
+        "/usr/sbin/",
+        "/opt/homebrew/bin/",
+    ]
+    .iter()
+    .any(|dir| {
+        path.strip_prefix(dir)
+            .is_some_and(|rest| !rest.contains('/'))
+    })
 }
 
 /// What a program does to the paths it names.
@@ -455,7 +580,10 @@ fn sleep(inv: &Invocation) -> Verdict {
 fn sleep_seconds(inv: &Invocation) -> Result<f64, String> {
     inv.rest().iter().try_fold(0.0, |total, arg| {
         let seconds = arg.literal().and_then(duration).ok_or_else(|| {
-            polling(&format!("`sleep {}` (a duration legio cannot read)", arg.text()))
+            polling(&format!(
+                "`sleep {}` (a duration legio cannot read)",
+                arg.text()
+            ))
         })?;
         Ok(total + seconds)
     })
@@ -470,36 +598,72 @@ fn duration(text: &str) -> Option<f64> {
         (i, c @ ('s' | 'm' | 'h' | 'd')) => (&text[..i], c),
         _ => (text, 's'),
     };
-    let n: f64 = number.parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
-    Some(n * match unit {
-        'm' => 60.0,
-        'h' => 3600.0,
-        'd' => 86400.0,
-        _ => 1.0,
-    })
+    let n: f64 = number
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    Some(
+        n * match unit {
+            'm' => 60.0,
+            'h' => 3600.0,
+            'd' => 86400.0,
+            _ => 1.0,
+        },
+    )
 }
 
 /// `cp`, `install`, `rsync`, `scp`: the destination (last operand or `-t DIR`).
 fn copy(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
     let what = format!("`{name}`");
     let with_value: &[&str] = match name {
-        "install" => &["-t", "--target-directory", "-m", "--mode", "-o", "--owner", "-g", "--group", "-S", "--suffix"],
-        "rsync" => &["-e", "--rsh", "--exclude", "--include", "--filter", "-f", "--files-from", "--exclude-from", "--include-from", "--chmod", "--log-file", "-T", "--temp-dir", "--backup-dir"],
+        "install" => &[
+            "-t",
+            "--target-directory",
+            "-m",
+            "--mode",
+            "-o",
+            "--owner",
+            "-g",
+            "--group",
+            "-S",
+            "--suffix",
+        ],
+        "rsync" => &[
+            "-e",
+            "--rsh",
+            "--exclude",
+            "--include",
+            "--filter",
+            "-f",
+            "--files-from",
+            "--exclude-from",
+            "--include-from",
+            "--chmod",
+            "--log-file",
+            "-T",
+            "--temp-dir",
+            "--backup-dir",
+        ],
         "scp" => &["-P", "-i", "-o", "-F", "-c", "-l", "-J", "-S"],
         _ => &["-t", "--target-directory", "-S", "--suffix"],
     };
-    let argv = Argv::parse(inv.rest(), with_value);
-    let targets = argv.values(&["-t", "--target-directory"]);
+    let opts = Argv::parse(inv.rest(), with_value);
+    let targets = opts.values(&["-t", "--target-directory"]);
     if !targets.is_empty() {
         return each(ctx, inv, &targets, &what, Op::Write);
     }
-    if name == "install" && argv.has(&["-d", "--directory"]) {
-        return each(ctx, inv, &argv.operands, &what, Op::Write);
+    if name == "install" && opts.has(&["-d", "--directory"]) {
+        return each(ctx, inv, &opts.operands, &what, Op::Write);
     }
-    match argv.operands.last() {
+    match opts.operands.last() {
         // `host:path` is another machine
-        Some(dest) if (name == "scp" || name == "rsync") && dest.literal().is_some_and(|d| d.contains(':')) => Ok(()),
-        Some(dest) if argv.operands.len() >= 2 => ctx.write(inv.cwd.as_deref(), dest, &what),
+        Some(dest)
+            if (name == "scp" || name == "rsync")
+                && dest.literal().is_some_and(|d| d.contains(':')) =>
+        {
+            Ok(())
+        }
+        Some(dest) if opts.operands.len() >= 2 => ctx.write(inv.cwd.as_deref(), dest, &what),
         _ => Ok(()),
     }
 }
@@ -516,30 +680,44 @@ fn permissions(ctx: &Ctx<'_>, inv: &Invocation, what: &str) -> Verdict {
             _ => files.push(arg),
         }
     }
-    let files = if reference { &files[..] } else { files.get(1..).unwrap_or_default() };
+    let files = if reference {
+        &files[..]
+    } else {
+        files.get(1..).unwrap_or_default()
+    };
     each(ctx, inv, files, what, Op::Write)
 }
 
 /// `sed`: `-i` edits its files; a literal program's `w FILE` writes; `e` runs commands.
 fn sed(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-e", "--expression", "-f", "--file", "-l", "--line-length"]);
-    let (scripts, files): (Vec<&Arg>, &[&Arg]) = if argv.has(&["-e", "--expression", "-f", "--file"]) {
-        (argv.values(&["-e", "--expression"]), &argv.operands)
-    } else {
-        (argv.operands.first().copied().into_iter().collect(), argv.operands.get(1..).unwrap_or_default())
-    };
+    let opts = Argv::parse(
+        inv.rest(),
+        &["-e", "--expression", "-f", "--file", "-l", "--line-length"],
+    );
+    let (scripts, files): (Vec<&Arg>, &[&Arg]) =
+        if opts.has(&["-e", "--expression", "-f", "--file"]) {
+            (opts.values(&["-e", "--expression"]), &opts.operands)
+        } else {
+            (
+                opts.operands.first().copied().into_iter().collect(),
+                opts.operands.get(1..).unwrap_or_default(),
+            )
+        };
     for script in scripts {
         if let Some(text) = script.literal() {
             let effects = sed_effects(text);
             if effects.runs_commands {
-                return Err("sed's `e` command runs shell commands legio cannot check; run them directly".into());
+                return Err(
+                    "sed's `e` command runs shell commands legio cannot check; run them directly"
+                        .into(),
+                );
             }
             for file in effects.writes {
                 ctx.write(inv.cwd.as_deref(), &Arg::Lit(file), "sed's `w` command")?;
             }
         }
     }
-    if argv.has(&["-i", "--in-place"]) {
+    if opts.has(&["-i", "--in-place"]) {
         return each(ctx, inv, files, "`sed -i`", Op::Write);
     }
     Ok(())
@@ -561,7 +739,11 @@ fn sed_effects(script: &str) -> SedEffects {
         while *i < chars.len() && chars[*i] != '\n' {
             *i += 1;
         }
-        chars[start..*i].iter().collect::<String>().trim().to_owned()
+        chars[start..*i]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_owned()
     };
     let skip_delimited = |i: &mut usize, delim: char| {
         while *i < chars.len() && chars[*i] != delim {
@@ -576,8 +758,6 @@ fn sed_effects(script: &str) -> SedEffects {
         let c = chars[i];
         i += 1;
         match c {
-            ' ' | '\t' | '\n' | ';' | '{' | '}' | '!' | ',' | '$' | '~' | '+' => {}
-            '0'..='9' => {}
             '/' => skip_delimited(&mut i, '/'),
             '\\' => {
                 if let Some(&d) = chars.get(i) {
@@ -613,16 +793,24 @@ fn sed_effects(script: &str) -> SedEffects {
             _ => {}
         }
     }
-    out.writes.retain(|w| !w.is_empty() && w != "/dev/stdout" && w != "/dev/stderr");
+    out.writes
+        .retain(|w| !w.is_empty() && w != "/dev/stdout" && w != "/dev/stderr");
     out
 }
 
 /// `perl`/`ruby`: inline code and scripts for read-only roles; `-i` edits files for everyone.
 fn in_place_interpreter(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-e", "-E", "-I", "-M", "-m", "-r", "-x", "-C"]);
-    let inline = argv.has(&["-e", "-E"]);
-    if argv.has(&["-i"]) {
-        let files = if inline { &argv.operands[..] } else { argv.operands.get(1..).unwrap_or_default() };
+    let opts = Argv::parse(
+        inv.rest(),
+        &["-e", "-E", "-I", "-M", "-m", "-r", "-x", "-C"],
+    );
+    let inline = opts.has(&["-e", "-E"]);
+    if opts.has(&["-i"]) {
+        let files = if inline {
+            &opts.operands[..]
+        } else {
+            opts.operands.get(1..).unwrap_or_default()
+        };
         each(ctx, inv, files, &format!("`{name} -i`"), Op::Write)?;
     }
     script_runner(ctx, inv, &["-e", "-E"])
@@ -634,15 +822,17 @@ fn script_runner(ctx: &Ctx<'_>, inv: &Invocation, inline_flags: &[&str]) -> Verd
         return Ok(());
     }
     let name = inv.program().unwrap_or_default();
-    let argv = Argv::parse(inv.rest(), inline_flags);
-    if argv.has(inline_flags) {
+    let opts = Argv::parse(inv.rest(), inline_flags);
+    if opts.has(inline_flags) {
         return Err(ctx.read_only_reason(&format!("running inline {name} code")));
     }
-    if argv.has(&["-v", "-V", "--version", "-h", "--help"]) && argv.operands.is_empty() {
+    if opts.has(&["-v", "-V", "--version", "-h", "--help"]) && opts.operands.is_empty() {
         return Ok(());
     }
-    match argv.operands.first() {
-        Some(script) => Err(ctx.read_only_reason(&format!("running the {name} script {}", script.text()))),
+    match opts.operands.first() {
+        Some(script) => {
+            Err(ctx.read_only_reason(&format!("running the {name} script {}", script.text())))
+        }
         None if matches!(inv.stdin, Stdin::Inherited) => Ok(()),
         None => Err(ctx.read_only_reason(&format!("running {name} code from standard input"))),
     }
@@ -650,20 +840,39 @@ fn script_runner(ctx: &Ctx<'_>, inv: &Invocation, inline_flags: &[&str]) -> Verd
 
 /// Python modules a read-only role may run: test runners, linters, type checkers, viewers.
 const PY_READ_MODULES: &[&str] = &[
-    "pytest", "unittest", "mypy", "pyflakes", "pylint", "flake8", "doctest", "json.tool",
-    "pydoc", "tabnanny", "pyright", "ruff", "timeit", "platform", "site", "sysconfig",
+    "pytest",
+    "unittest",
+    "mypy",
+    "pyflakes",
+    "pylint",
+    "flake8",
+    "doctest",
+    "json.tool",
+    "pydoc",
+    "tabnanny",
+    "pyright",
+    "ruff",
+    "timeit",
+    "platform",
+    "site",
+    "sysconfig",
 ];
 
 fn python(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
     let args = inv.rest();
-    let argv = Argv::parse(args, &["-m", "-c", "-W", "-X", "-Q"]);
-    if let Some(module) = argv.values(&["-m"]).first() {
+    let opts = Argv::parse(args, &["-m", "-c", "-W", "-X", "-Q"]);
+    if let Some(module) = opts.values(&["-m"]).first() {
         let module = module.text();
         // everything after `-m MODULE` belongs to the module
-        let at = args.iter().position(|a| a.is(module)).map_or(args.len(), |i| i + 1);
+        let at = args
+            .iter()
+            .position(|a| a.is(module))
+            .map_or(args.len(), |i| i + 1);
         return match module {
             "pip" => packages::pip(ctx, inv, &args[at..]),
-            "black" | "isort" | "autopep8" | "ruff" => packages::formatter_args(ctx, module, &args[at..]),
+            "black" | "isort" | "autopep8" | "ruff" => {
+                packages::formatter_args(ctx, module, &args[at..])
+            }
             m if PY_READ_MODULES.contains(&m) => Ok(()),
             m => ctx.not_read_only(&format!("running the Python module {m}")),
         };
@@ -672,7 +881,11 @@ fn python(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
 }
 
 fn js(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
-    let sub = inv.rest().first().and_then(Arg::literal).unwrap_or_default();
+    let sub = inv
+        .rest()
+        .first()
+        .and_then(Arg::literal)
+        .unwrap_or_default();
     match (name, sub) {
         ("deno", "test" | "check" | "lint" | "info" | "doc" | "bench") | ("bun", "test") => Ok(()),
         ("node", "--test") => Ok(()),
@@ -688,14 +901,35 @@ fn js(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
 
 /// `awk`: `-i inplace` edits files; output redirections and `system()` write or run things.
 fn awk(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-F", "-v", "-f", "-i", "-l", "-E", "--include", "--file", "--assign", "--field-separator"]);
-    let program_file = argv.has(&["-f", "--file", "-E"]);
+    let opts = Argv::parse(
+        inv.rest(),
+        &[
+            "-F",
+            "-v",
+            "-f",
+            "-i",
+            "-l",
+            "-E",
+            "--include",
+            "--file",
+            "--assign",
+            "--field-separator",
+        ],
+    );
+    let program_file = opts.has(&["-f", "--file", "-E"]);
     let (program, files) = if program_file {
-        (None, &argv.operands[..])
+        (None, &opts.operands[..])
     } else {
-        (argv.operands.first().copied(), argv.operands.get(1..).unwrap_or_default())
+        (
+            opts.operands.first().copied(),
+            opts.operands.get(1..).unwrap_or_default(),
+        )
     };
-    if argv.values(&["-i", "--include"]).iter().any(|v| v.is("inplace")) {
+    if opts
+        .values(&["-i", "--include"])
+        .iter()
+        .any(|v| v.is("inplace"))
+    {
         each(ctx, inv, files, "`awk -i inplace`", Op::Write)?;
     }
     if !ctx.read_only() {
@@ -708,9 +942,11 @@ fn awk(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         return Ok(()); // no program: awk only prints its usage
     };
     let text = text.replace("||", "");
-    let writes = text.contains("system") || text.contains('|') || text
-        .split([';', '}', '\n'])
-        .any(|statement| statement.contains("print") && statement.contains('>'));
+    let writes = text.contains("system")
+        || text.contains('|')
+        || text
+            .split([';', '}', '\n'])
+            .any(|statement| statement.contains("print") && statement.contains('>'));
     if writes {
         return Err(ctx.read_only_reason("an awk program that writes files or runs commands"));
     }
@@ -718,37 +954,127 @@ fn awk(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
 }
 
 fn curl(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
-    const OUT: &[&str] = &["-o", "--output", "-D", "--dump-header", "-c", "--cookie-jar", "--trace", "--trace-ascii", "--libcurl", "--stderr", "--etag-save", "--output-dir", "--hsts", "--alt-svc"];
-    const OTHER: &[&str] = &["-H", "--header", "-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "-F", "--form", "-u", "--user", "-X", "--request", "-A", "--user-agent", "-e", "--referer", "-b", "--cookie", "-m", "--max-time", "--connect-timeout", "-x", "--proxy", "-w", "--write-out", "-r", "--range", "-T", "--upload-file", "-K", "--config", "--retry", "-C", "--continue-at", "-E", "--cert", "--key", "--cacert", "-Y", "-y", "-z", "--resolve", "--url"];
+    const OUT: &[&str] = &[
+        "-o",
+        "--output",
+        "-D",
+        "--dump-header",
+        "-c",
+        "--cookie-jar",
+        "--trace",
+        "--trace-ascii",
+        "--libcurl",
+        "--stderr",
+        "--etag-save",
+        "--output-dir",
+        "--hsts",
+        "--alt-svc",
+    ];
+    const OTHER: &[&str] = &[
+        "-H",
+        "--header",
+        "-d",
+        "--data",
+        "--data-raw",
+        "--data-binary",
+        "--data-urlencode",
+        "-F",
+        "--form",
+        "-u",
+        "--user",
+        "-X",
+        "--request",
+        "-A",
+        "--user-agent",
+        "-e",
+        "--referer",
+        "-b",
+        "--cookie",
+        "-m",
+        "--max-time",
+        "--connect-timeout",
+        "-x",
+        "--proxy",
+        "-w",
+        "--write-out",
+        "-r",
+        "--range",
+        "-T",
+        "--upload-file",
+        "-K",
+        "--config",
+        "--retry",
+        "-C",
+        "--continue-at",
+        "-E",
+        "--cert",
+        "--key",
+        "--cacert",
+        "-Y",
+        "-y",
+        "-z",
+        "--resolve",
+        "--url",
+    ];
     let with_value: Vec<&str> = OUT.iter().chain(OTHER).copied().collect();
-    let argv = Argv::parse(inv.rest(), &with_value);
-    for target in argv.values(OUT) {
+    let opts = Argv::parse(inv.rest(), &with_value);
+    for target in opts.values(OUT) {
         if !target.is("-") {
             ctx.write(inv.cwd.as_deref(), target, "`curl` output")?;
         }
     }
-    if argv.has(&["-O", "--remote-name", "--remote-name-all", "-J", "--remote-header-name"]) && argv.values(&["--output-dir"]).is_empty() {
+    if opts.has(&[
+        "-O",
+        "--remote-name",
+        "--remote-name-all",
+        "-J",
+        "--remote-header-name",
+    ]) && opts.values(&["--output-dir"]).is_empty()
+    {
         ctx.write_here(inv, "`curl -O`")?;
     }
     Ok(())
 }
 
 fn wget(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a", "--append-output", "-t", "--tries", "-T", "--timeout", "-U", "--user-agent", "--header", "-e", "--execute", "-i", "--input-file"]);
-    if argv.has(&["--spider"]) {
+    let opts = Argv::parse(
+        inv.rest(),
+        &[
+            "-O",
+            "--output-document",
+            "-P",
+            "--directory-prefix",
+            "-o",
+            "--output-file",
+            "-a",
+            "--append-output",
+            "-t",
+            "--tries",
+            "-T",
+            "--timeout",
+            "-U",
+            "--user-agent",
+            "--header",
+            "-e",
+            "--execute",
+            "-i",
+            "--input-file",
+        ],
+    );
+    if opts.has(&["--spider"]) {
         return Ok(());
     }
-    for log in argv.values(&["-o", "--output-file", "-a", "--append-output"]) {
+    for log in opts.values(&["-o", "--output-file", "-a", "--append-output"]) {
         ctx.write(inv.cwd.as_deref(), log, "`wget` log")?;
     }
-    let document = argv.values(&["-O", "--output-document"]);
+    let document = opts.values(&["-O", "--output-document"]);
     if let Some(doc) = document.first() {
         if doc.is("-") {
             return Ok(());
         }
         return ctx.write(inv.cwd.as_deref(), doc, "`wget -O`");
     }
-    match argv.values(&["-P", "--directory-prefix"]).first() {
+    match opts.values(&["-P", "--directory-prefix"]).first() {
         Some(dir) => ctx.write(inv.cwd.as_deref(), dir, "`wget`"),
         None => ctx.write_here(inv, "`wget` (it saves into the current directory)"),
     }
@@ -757,7 +1083,7 @@ fn wget(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
 fn tar(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
     let args = inv.rest();
     // old style: `tar xzf file` (first word without a dash holds the modes)
-    let (modes, argv) = match args.first().and_then(Arg::literal) {
+    let (modes, opts) = match args.first().and_then(Arg::literal) {
         Some(first) if !first.starts_with('-') && !first.is_empty() => {
             let rebuilt: Vec<Arg> = std::iter::once(Arg::Lit(format!("-{first}")))
                 .chain(args[1..].iter().cloned())
@@ -766,15 +1092,39 @@ fn tar(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         }
         _ => (String::new(), args.to_vec()),
     };
-    let parsed = Argv::parse(&argv, &["-f", "--file", "-C", "--directory", "-T", "--files-from", "-X", "--exclude-from", "-b", "-H", "--format", "-I", "--use-compress-program", "--exclude"]);
-    let has = |short: char, long: &[&str]| modes.contains(short) || parsed.has(&[&format!("-{short}")]) || parsed.has(long);
+    let parsed = Argv::parse(
+        &opts,
+        &[
+            "-f",
+            "--file",
+            "-C",
+            "--directory",
+            "-T",
+            "--files-from",
+            "-X",
+            "--exclude-from",
+            "-b",
+            "-H",
+            "--format",
+            "-I",
+            "--use-compress-program",
+            "--exclude",
+        ],
+    );
+    let has = |short: char, long: &[&str]| {
+        modes.contains(short) || parsed.has(&[&format!("-{short}")]) || parsed.has(long)
+    };
     if has('x', &["--extract", "--get"]) {
         return match parsed.values(&["-C", "--directory"]).first() {
             Some(dir) => ctx.write(inv.cwd.as_deref(), dir, "`tar -x`"),
             None => ctx.write_here(inv, "`tar -x` (it extracts into the current directory)"),
         };
     }
-    if has('c', &["--create"]) || has('r', &["--append"]) || has('u', &["--update"]) || parsed.has(&["--delete", "-A", "--concatenate"]) {
+    if has('c', &["--create"])
+        || has('r', &["--append"])
+        || has('u', &["--update"])
+        || parsed.has(&["--delete", "-A", "--concatenate"])
+    {
         if let Some(file) = parsed.values(&["-f", "--file"]).first() {
             if !file.is("-") {
                 return ctx.write(inv.cwd.as_deref(), file, "`tar` (creating an archive)");
@@ -789,7 +1139,10 @@ fn find(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
     let args = inv.rest();
     let starts: Vec<&Arg> = args
         .iter()
-        .take_while(|a| !a.literal().is_some_and(|s| s.starts_with('-') || matches!(s, "(" | ")" | "!" | ",")))
+        .take_while(|a| {
+            !a.literal()
+                .is_some_and(|s| s.starts_with('-') || matches!(s, "(" | ")" | "!" | ","))
+        })
         .collect();
     if args.iter().any(|a| a.is("-delete")) {
         if starts.is_empty() {
@@ -798,7 +1151,10 @@ fn find(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         each(ctx, inv, &starts, "`find -delete`", Op::Delete)?;
     }
     for pair in args.windows(2) {
-        if pair[0].literal().is_some_and(|s| matches!(s, "-fprint" | "-fprint0" | "-fprintf" | "-fls")) {
+        if pair[0]
+            .literal()
+            .is_some_and(|s| matches!(s, "-fprint" | "-fprint0" | "-fprintf" | "-fls"))
+        {
             ctx.write(inv.cwd.as_deref(), &pair[1], "`find -fprint`")?;
         }
     }

@@ -25,7 +25,12 @@ fn reason(decision: Decision) -> String {
 
 #[test]
 fn a_bash_call_without_command_text_is_denied() {
-    for input in [json!({}), json!({"command": 3}), json!("git push"), json!(null)] {
+    for input in [
+        json!({}),
+        json!({"command": 3}),
+        json!("git push"),
+        json!(null),
+    ] {
         let r = reason(decide_with(&builder(), &NoLinks, "Bash", &input));
         assert!(r.contains("`command`"), "{r}");
     }
@@ -113,7 +118,10 @@ fn reasons_say_what_to_do_instead() {
     assert!(r.contains("legio mail send"), "{r}");
     let scout = GuardPolicy::new(Capability::Scout).with_worktree(Some("/w".into()));
     let r = reason(bash(&scout, "echo x > f"));
-    assert!(r.contains("read-only") && r.contains("legio mail send"), "{r}");
+    assert!(
+        r.contains("read-only") && r.contains("legio mail send"),
+        "{r}"
+    );
     let r = reason(bash(&builder(), "cd /repo; rm x"));
     assert!(r.contains("cd DIR &&"), "{r}");
 }

@@ -17,15 +17,56 @@ fn outside_install(what: &str) -> String {
 
 /// A script or target name a read-only role may run: tests, lints, type checks, builds.
 fn read_only_target(name: &str) -> bool {
-    let writes = ["fix", "format", "fmt", "write", "install", "clean", "publish", "release", "deploy"];
-    let reads = ["test", "lint", "typecheck", "type-check", "check", "tsc", "verify", "build", "ci", "all", "help", "start", "dev", "bench", "coverage", "doc"];
+    let writes = [
+        "fix", "format", "fmt", "write", "install", "clean", "publish", "release", "deploy",
+    ];
+    let reads = [
+        "test",
+        "lint",
+        "typecheck",
+        "type-check",
+        "check",
+        "tsc",
+        "verify",
+        "build",
+        "ci",
+        "all",
+        "help",
+        "start",
+        "dev",
+        "bench",
+        "coverage",
+        "doc",
+    ];
     !writes.iter().any(|w| name.contains(w)) && reads.iter().any(|r| name.starts_with(r))
 }
 
 /// `cargo`.
 pub fn cargo(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-C", "--config", "-Z", "--color", "--manifest-path", "-p", "--package", "-j", "--jobs", "--target", "--features", "-F", "--bin", "--test", "--example", "--bench", "--profile", "--target-dir"]);
-    let sub = argv
+    let opts = Argv::parse(
+        inv.rest(),
+        &[
+            "-C",
+            "--config",
+            "-Z",
+            "--color",
+            "--manifest-path",
+            "-p",
+            "--package",
+            "-j",
+            "--jobs",
+            "--target",
+            "--features",
+            "-F",
+            "--bin",
+            "--test",
+            "--example",
+            "--bench",
+            "--profile",
+            "--target-dir",
+        ],
+    );
+    let sub = opts
         .operands
         .iter()
         .filter_map(|a| a.literal())
@@ -41,25 +82,44 @@ pub fn cargo(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
         | "tree" | "metadata" | "locate-project" | "pkgid" | "verify-project" | "search"
         | "version" | "help" | "nextest" | "audit" | "deny" | "expand" | "llvm-cov" | "miri"
         | "udeps" | "outdated" | "machete" | "bloat" | "read-manifest" => Ok(()),
-        "clippy" if !argv.has(&["--fix"]) => Ok(()),
-        "fmt" if argv.has(&["--check"]) => Ok(()),
+        "clippy" if !opts.has(&["--fix"]) => Ok(()),
+        "fmt" if opts.has(&["--check"]) => Ok(()),
         _ => ctx.not_read_only(&format!("`cargo {sub}` (it changes files)")),
     }
 }
 
 /// `npm`, `pnpm`, `yarn`.
 pub fn node(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-w", "--workspace", "--prefix", "-C", "--dir", "--filter", "--cwd", "--loglevel", "--registry"]);
-    let global = argv.has(&["-g", "--global"])
-        || argv.values(&["--location"]).iter().any(|v| v.is("global"))
-        || argv.first() == Some("global");
-    let sub = argv.first().unwrap_or_default();
-    let script = argv.operands.get(1).and_then(|a| a.literal()).unwrap_or_default();
+    let opts = Argv::parse(
+        inv.rest(),
+        &[
+            "-w",
+            "--workspace",
+            "--prefix",
+            "-C",
+            "--dir",
+            "--filter",
+            "--cwd",
+            "--loglevel",
+            "--registry",
+        ],
+    );
+    let global = opts.has(&["-g", "--global"])
+        || opts.values(&["--location"]).iter().any(|v| v.is("global"))
+        || opts.first() == Some("global");
+    let sub = opts.first().unwrap_or_default();
+    let script = opts
+        .operands
+        .get(1)
+        .and_then(|a| a.literal())
+        .unwrap_or_default();
     match sub {
-        "publish" | "unpublish" | "deprecate" | "dist-tag" | "owner" | "login" | "adduser" => Err(format!(
-            "`{name} {sub}` publishes to a registry; that is the human's call. Report that the \
+        "publish" | "unpublish" | "deprecate" | "dist-tag" | "owner" | "login" | "adduser" => {
+            Err(format!(
+                "`{name} {sub}` publishes to a registry; that is the human's call. Report that the \
              branch is ready with legio mail send instead"
-        )),
+            ))
+        }
         "install" | "i" | "in" | "ins" | "inst" | "add" | "ci" | "remove" | "rm" | "r" | "un"
         | "uninstall" | "unlink" | "update" | "up" | "upgrade" | "dedupe" | "prune" | "rebuild"
         | "link" | "ln" | "global" | "import" | "patch-commit" | "" => {
@@ -74,12 +134,14 @@ pub fn node(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
         "test" | "t" | "tst" | "ls" | "list" | "ll" | "la" | "view" | "v" | "info" | "show"
         | "outdated" | "why" | "explain" | "help" | "root" | "prefix" | "bin" | "doctor"
         | "search" | "licenses" | "store" | "exec" | "dlx" | "x" => Ok(()),
-        "audit" if !argv.has(&["--fix"]) && script != "fix" => Ok(()),
+        "audit" if !opts.has(&["--fix"]) && script != "fix" => Ok(()),
         "config" | "c" if matches!(script, "get" | "list" | "ls" | "") => Ok(()),
-        "run" | "run-script" | "rum" | "urn" if script.is_empty() || read_only_target(script) => Ok(()),
-        "run" | "run-script" | "rum" | "urn" => {
-            ctx.not_read_only(&format!("`{name} run {script}` (only test, lint, check and build scripts)"))
+        "run" | "run-script" | "rum" | "urn" if script.is_empty() || read_only_target(script) => {
+            Ok(())
         }
+        "run" | "run-script" | "rum" | "urn" => ctx.not_read_only(&format!(
+            "`{name} run {script}` (only test, lint, check and build scripts)"
+        )),
         other if name != "npm" && read_only_target(other) => Ok(()),
         other => ctx.not_read_only(&format!("`{name} {other}`")),
     }
@@ -87,21 +149,44 @@ pub fn node(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
 
 /// `pip` with its arguments (also `python -m pip ...`).
 pub fn pip(ctx: &Ctx<'_>, inv: &Invocation, args: &[Arg]) -> Verdict {
-    let argv = Argv::parse(args, &["-r", "--requirement", "-t", "--target", "--prefix", "-c", "--constraint", "-i", "--index-url", "-e", "--editable", "--python"]);
-    let sub = argv.first().unwrap_or_default();
+    let opts = Argv::parse(
+        args,
+        &[
+            "-r",
+            "--requirement",
+            "-t",
+            "--target",
+            "--prefix",
+            "-c",
+            "--constraint",
+            "-i",
+            "--index-url",
+            "-e",
+            "--editable",
+            "--python",
+        ],
+    );
+    let sub = opts.first().unwrap_or_default();
     match sub {
         "" | "list" | "show" | "freeze" | "check" | "help" | "search" | "index" | "inspect"
         | "debug" | "hash" => Ok(()),
-        "config" if matches!(argv.operands.get(1).and_then(|a| a.literal()), Some("list" | "get" | "debug")) => Ok(()),
+        "config"
+            if matches!(
+                opts.operands.get(1).and_then(|a| a.literal()),
+                Some("list" | "get" | "debug")
+            ) =>
+        {
+            Ok(())
+        }
         "install" | "uninstall" if !ctx.read_only() => {
-            if argv.has(&["--user"]) {
+            if opts.has(&["--user"]) {
                 return Err(outside_install(&format!("`pip {sub} --user`")));
             }
             // a virtualenv inside the worktree is the worktree's business
             if ctx.program_in_worktree(inv) {
                 return Ok(());
             }
-            let targets = argv.values(&["-t", "--target", "--prefix"]);
+            let targets = opts.values(&["-t", "--target", "--prefix"]);
             if !targets.is_empty() {
                 return targets
                     .iter()
@@ -118,14 +203,31 @@ pub fn pip(ctx: &Ctx<'_>, inv: &Invocation, args: &[Arg]) -> Verdict {
 
 /// `uv` (its `run` is peeled off by the shell reader).
 pub fn uv(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-p", "--python", "--directory", "--project", "--with", "--index", "--cache-dir"]);
-    let sub = argv.first().unwrap_or_default();
-    let next = argv.operands.get(1).and_then(|a| a.literal()).unwrap_or_default();
+    let opts = Argv::parse(
+        inv.rest(),
+        &[
+            "-p",
+            "--python",
+            "--directory",
+            "--project",
+            "--with",
+            "--index",
+            "--cache-dir",
+        ],
+    );
+    let sub = opts.first().unwrap_or_default();
+    let next = opts
+        .operands
+        .get(1)
+        .and_then(|a| a.literal())
+        .unwrap_or_default();
     match (sub, next) {
-        ("" | "tree" | "version" | "help", _) | ("pip", "list" | "show" | "freeze" | "check" | "tree")
-        | ("tool", "list" | "dir") | ("python", "list" | "find" | "dir") => Ok(()),
-        ("tool" | "python", _) | ("self", _) => Err(outside_install(&format!("`uv {sub} {next}`"))),
-        ("pip", _) if argv.has(&["--system", "--user"]) => {
+        ("" | "tree" | "version" | "help", _)
+        | ("pip", "list" | "show" | "freeze" | "check" | "tree")
+        | ("tool", "list" | "dir")
+        | ("python", "list" | "find" | "dir") => Ok(()),
+        ("tool" | "python" | "self", _) => Err(outside_install(&format!("`uv {sub} {next}`"))),
+        ("pip", _) if opts.has(&["--system", "--user"]) => {
             Err(outside_install(&format!("`uv pip {next} --system`")))
         }
         _ => ctx.not_read_only(&format!("`uv {sub}` (it changes the environment or files)")),
@@ -134,18 +236,27 @@ pub fn uv(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
 
 /// `go`.
 pub fn go(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-C", "-o", "-run", "-tags", "-p", "-timeout", "-bench", "-count"]);
-    let sub = argv.first().unwrap_or_default();
-    let next = argv.operands.get(1).and_then(|a| a.literal()).unwrap_or_default();
+    let opts = Argv::parse(
+        inv.rest(),
+        &[
+            "-C", "-o", "-run", "-tags", "-p", "-timeout", "-bench", "-count",
+        ],
+    );
+    let sub = opts.first().unwrap_or_default();
+    let next = opts
+        .operands
+        .get(1)
+        .and_then(|a| a.literal())
+        .unwrap_or_default();
     match sub {
         "install" => Err(outside_install("`go install`")),
-        "env" if argv.has(&["-w", "-u"]) => Err(
+        "env" if opts.has(&["-w", "-u"]) => Err(
             "`go env -w` changes your Go settings outside the worktree; pass settings as \
              environment variables on the command instead"
                 .into(),
         ),
         "" | "test" | "vet" | "build" | "list" | "version" | "env" | "doc" | "help" | "run" => {
-            for out in argv.values(&["-o"]) {
+            for out in opts.values(&["-o"]) {
                 ctx.write(inv.cwd.as_deref(), out, "`go build -o`")?;
             }
             Ok(())
@@ -160,11 +271,39 @@ pub fn make(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
     if !ctx.read_only() {
         return Ok(());
     }
-    let argv = Argv::parse(inv.rest(), &["-C", "-f", "--file", "-j", "--jobs", "-l", "-I", "-o", "-W", "--directory", "--justfile", "-d"]);
-    if argv.has(&["-n", "--dry-run", "--just-print", "--recon", "-q", "--question", "--list", "-l", "--summary", "-p", "--print-data-base"]) {
+    let opts = Argv::parse(
+        inv.rest(),
+        &[
+            "-C",
+            "-f",
+            "--file",
+            "-j",
+            "--jobs",
+            "-l",
+            "-I",
+            "-o",
+            "-W",
+            "--directory",
+            "--justfile",
+            "-d",
+        ],
+    );
+    if opts.has(&[
+        "-n",
+        "--dry-run",
+        "--just-print",
+        "--recon",
+        "-q",
+        "--question",
+        "--list",
+        "-l",
+        "--summary",
+        "-p",
+        "--print-data-base",
+    ]) {
         return Ok(());
     }
-    for target in &argv.operands {
+    for target in &opts.operands {
         match target.literal() {
             Some(t) if t.contains('=') || read_only_target(t) => {}
             _ => {
@@ -180,15 +319,54 @@ pub fn make(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
 
 /// System package managers and toolchain installers: queries only, for everyone.
 pub fn system(_ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
-    let argv = Argv::parse(inv.rest(), &["-o", "-t", "-c", "--channel"]);
-    let sub = argv.first().unwrap_or_default();
+    let opts = Argv::parse(inv.rest(), &["-o", "-t", "-c", "--channel"]);
+    let sub = opts.first().unwrap_or_default();
     let query = matches!(
         sub,
-        "list" | "search" | "show" | "info" | "policy" | "which" | "outdated" | "doctor" | "env"
-            | "config" | "help" | "contents" | "files" | "madison" | "depends" | "rdepends"
+        "list"
+            | "search"
+            | "show"
+            | "info"
+            | "policy"
+            | "which"
+            | "outdated"
+            | "doctor"
+            | "env"
+            | "config"
+            | "help"
+            | "contents"
+            | "files"
+            | "madison"
+            | "depends"
+            | "rdepends"
     ) || (sub.is_empty()
-        && argv.has(&["-v", "-V", "--version", "-h", "--help", "-l", "-L", "-s", "-S", "--list", "--listfiles", "--status", "--search", "-Q", "-Qi", "-Ql"]))
-        || (name == "rustup" && matches!(sub, "show" | "which" | "--version" | "toolchain" | "target" | "component") && !argv.operands.iter().any(|a| a.is("add") || a.is("install") || a.is("remove") || a.is("uninstall")));
+        && opts.has(&[
+            "-v",
+            "-V",
+            "--version",
+            "-h",
+            "--help",
+            "-l",
+            "-L",
+            "-s",
+            "-S",
+            "--list",
+            "--listfiles",
+            "--status",
+            "--search",
+            "-Q",
+            "-Qi",
+            "-Ql",
+        ]))
+        || (name == "rustup"
+            && matches!(
+                sub,
+                "show" | "which" | "--version" | "toolchain" | "target" | "component"
+            )
+            && !opts
+                .operands
+                .iter()
+                .any(|a| a.is("add") || a.is("install") || a.is("remove") || a.is("uninstall")));
     if query {
         Ok(())
     } else {
@@ -206,9 +384,19 @@ pub fn formatter_args(ctx: &Ctx<'_>, name: &str, args: &[Arg]) -> Verdict {
     if !ctx.read_only() {
         return Ok(());
     }
-    let argv = Argv::parse(args, &["--config", "-c", "--line-length", "-l", "--style", "--target-version"]);
-    let has = |flags: &[&str]| argv.has(flags);
-    let sub = argv.first().unwrap_or_default();
+    let opts = Argv::parse(
+        args,
+        &[
+            "--config",
+            "-c",
+            "--line-length",
+            "-l",
+            "--style",
+            "--target-version",
+        ],
+    );
+    let has = |flags: &[&str]| opts.has(flags);
+    let sub = opts.first().unwrap_or_default();
     let writes = match name {
         "prettier" => has(&["--write", "-w"]),
         "eslint" => has(&["--fix", "--fix-dry-run"]) && !has(&["--fix-dry-run"]),
@@ -231,12 +419,12 @@ pub fn formatter_args(ctx: &Ctx<'_>, name: &str, args: &[Arg]) -> Verdict {
 impl Ctx<'_> {
     /// Whether the program was called by a path inside the worktree (a virtualenv's `pip`).
     fn program_in_worktree(&self, inv: &Invocation) -> bool {
-        let (Some(arg0), Some(wt)) = (inv.args.first().and_then(Arg::literal), &self.worktree)
+        let (Some(program_word), Some(wt)) = (inv.args.first().and_then(Arg::literal), &self.worktree)
         else {
             return false;
         };
-        arg0.contains('/')
-            && paths::resolve(self.links, inv.cwd.as_deref(), Path::new(arg0))
+        program_word.contains('/')
+            && paths::resolve(self.links, inv.cwd.as_deref(), Path::new(program_word))
                 .is_some_and(|p| p.starts_with(wt))
     }
 }

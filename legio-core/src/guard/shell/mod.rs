@@ -210,7 +210,11 @@ impl Reader<'_> {
         Ok(cwd)
     }
 
-    fn list(&mut self, list: &ast::CompoundList, scope: &Scope) -> Result<Option<PathBuf>, Unreadable> {
+    fn list(
+        &mut self,
+        list: &ast::CompoundList,
+        scope: &Scope,
+    ) -> Result<Option<PathBuf>, Unreadable> {
         let mut cwd = scope.cwd.clone();
         for ast::CompoundListItem(and_or, separator) in &list.0 {
             let after = self.and_or(and_or, &scope.at(cwd.clone()))?;
@@ -222,7 +226,11 @@ impl Reader<'_> {
     }
 
     /// `a && b || c`: each part runs in the directory left by the outcome it depends on.
-    fn and_or(&mut self, list: &ast::AndOrList, scope: &Scope) -> Result<Option<PathBuf>, Unreadable> {
+    fn and_or(
+        &mut self,
+        list: &ast::AndOrList,
+        scope: &Scope,
+    ) -> Result<Option<PathBuf>, Unreadable> {
         let (mut ok, mut failed) = self.pipeline(&list.first, scope)?;
         for next in &list.additional {
             match next {
@@ -260,7 +268,11 @@ impl Reader<'_> {
             }
             (scope.cwd.clone(), scope.cwd.clone())
         };
-        Ok(if pipeline.bang { (failed, ok) } else { (ok, failed) })
+        Ok(if pipeline.bang {
+            (failed, ok)
+        } else {
+            (ok, failed)
+        })
     }
 
     fn command(
@@ -447,7 +459,11 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn assignment(&mut self, assignment: &ast::Assignment, scope: &Scope) -> Result<Arg, Unreadable> {
+    fn assignment(
+        &mut self,
+        assignment: &ast::Assignment,
+        scope: &Scope,
+    ) -> Result<Arg, Unreadable> {
         match &assignment.value {
             ast::AssignmentValue::Scalar(word) => self.expand(&word.value, scope),
             ast::AssignmentValue::Array(items) => {
@@ -482,9 +498,9 @@ impl Reader<'_> {
                         K::DuplicateInput => {}
                         K::DuplicateOutput => {
                             // `2>&1`, `>&-`: descriptors; `>&file`: a file
-                            let fd = arg
-                                .literal()
-                                .is_some_and(|s| s == "-" || s.trim_end_matches('-').parse::<u32>().is_ok());
+                            let fd = arg.literal().is_some_and(|s| {
+                                s == "-" || s.trim_end_matches('-').parse::<u32>().is_ok()
+                            });
                             if !fd {
                                 inv.writes.push(arg);
                             }
@@ -506,7 +522,9 @@ impl Reader<'_> {
             R::HereDocument(_, doc) => {
                 inv.stdin = if doc.requires_expansion {
                     let pieces = brush_parser::word::parse_heredoc(&doc.doc.value, &self.options)
-                        .map_err(|e| Unreadable(format!("a here-document legio cannot read ({e})")))?;
+                        .map_err(|e| {
+                        Unreadable(format!("a here-document legio cannot read ({e})"))
+                    })?;
                     match self.pieces(&doc.doc.value, &pieces, true, scope)? {
                         Arg::Lit(text) | Arg::Glob(text) => Stdin::Text(text),
                         Arg::Dyn(_) => Stdin::Unknown,
@@ -579,7 +597,11 @@ impl Reader<'_> {
                     text.push_str(raw);
                 }
                 WordPiece::ParameterExpansion(expr) => {
-                    if raw.contains("$(") || raw.contains('`') || raw.contains("<(") || raw.contains(">(") {
+                    if raw.contains("$(")
+                        || raw.contains('`')
+                        || raw.contains("<(")
+                        || raw.contains(">(")
+                    {
                         return Err(Unreadable(format!(
                             "a command inside a parameter expansion ({raw})"
                         )));
@@ -593,12 +615,24 @@ impl Reader<'_> {
                     }
                 }
                 WordPiece::CommandSubstitution(inner) => {
-                    self.program(inner, &Scope { piped: false, ..scope.clone() })?;
+                    self.program(
+                        inner,
+                        &Scope {
+                            piped: false,
+                            ..scope.clone()
+                        },
+                    )?;
                     dynamic = true;
                     text.push_str(raw);
                 }
                 WordPiece::BackquotedCommandSubstitution(inner) => {
-                    self.program(&unescape_backquoted(inner), &Scope { piped: false, ..scope.clone() })?;
+                    self.program(
+                        &unescape_backquoted(inner),
+                        &Scope {
+                            piped: false,
+                            ..scope.clone()
+                        },
+                    )?;
                     dynamic = true;
                     text.push_str(raw);
                 }
@@ -657,7 +691,9 @@ impl Invocation {
 /// `$((...))` and `((...))` evaluate `$(...)` inside them; legio does not read those.
 fn arithmetic(expr: &str) -> Result<(), Unreadable> {
     if expr.contains("$(") || expr.contains('`') {
-        Err(Unreadable(format!("a command inside an arithmetic expression ({expr})")))
+        Err(Unreadable(format!(
+            "a command inside an arithmetic expression ({expr})"
+        )))
     } else {
         Ok(())
     }
@@ -666,12 +702,10 @@ fn arithmetic(expr: &str) -> Result<(), Unreadable> {
 /// Unquoted `{a,b}` and `{1..3}` expand to several words: treat the word as unknown.
 fn brace_expands(text: &str) -> bool {
     text.find('{').is_some_and(|open| {
-        text[open..]
-            .find('}')
-            .is_some_and(|close| {
-                let inner = &text[open..open + close];
-                inner.contains(',') || inner.contains("..")
-            })
+        text[open..].find('}').is_some_and(|close| {
+            let inner = &text[open..open + close];
+            inner.contains(',') || inner.contains("..")
+        })
     })
 }
 

@@ -72,7 +72,10 @@ fn substitutions_are_read_and_make_words_unknown() {
             "/repo/wt|echo ?$(git push) ?`rm -rf x` ?$(date)"
         ]
     );
-    assert_eq!(lines("diff <(ls a) b"), ["/repo/wt|ls a", "/repo/wt|diff ?<(...) b"]);
+    assert_eq!(
+        lines("diff <(ls a) b"),
+        ["/repo/wt|ls a", "/repo/wt|diff ?<(...) b"]
+    );
 }
 
 #[test]
@@ -130,7 +133,10 @@ fn xargs_and_find_exec_run_their_command_with_unknown_arguments() {
 #[test]
 fn shell_strings_are_read_recursively() {
     assert_eq!(lines("sh -c 'git push'"), ["/repo/wt|git push"]);
-    assert_eq!(lines("bash -lc \"cd sub && rm x\""), ["/repo/wt|cd sub", "/repo/wt/sub|rm x"]);
+    assert_eq!(
+        lines("bash -lc \"cd sub && rm x\""),
+        ["/repo/wt|cd sub", "/repo/wt/sub|rm x"]
+    );
     assert_eq!(lines("eval git push"), ["/repo/wt|git push"]);
     assert_eq!(lines("eval 'sh -c \"git  push\"'"), ["/repo/wt|git push"]);
     assert_eq!(lines("bash <<'EOF'\ngit push\nEOF"), ["/repo/wt|git push"]);
@@ -177,9 +183,15 @@ fn cd_moves_later_commands_only_when_it_surely_happened() {
     // after `;` the cd may have failed: unknown
     assert_eq!(lines("cd /etc; rm x"), ["/repo/wt|cd /etc", "?|rm x"]);
     // `||` runs where the cd failed
-    assert_eq!(lines("cd /etc || rm x"), ["/repo/wt|cd /etc", "/repo/wt|rm x"]);
+    assert_eq!(
+        lines("cd /etc || rm x"),
+        ["/repo/wt|cd /etc", "/repo/wt|rm x"]
+    );
     // a subshell keeps its cd
-    assert_eq!(lines("(cd /etc && ls); rm x"), ["/repo/wt|cd /etc", "/etc|ls", "/repo/wt|rm x"]);
+    assert_eq!(
+        lines("(cd /etc && ls); rm x"),
+        ["/repo/wt|cd /etc", "/etc|ls", "/repo/wt|rm x"]
+    );
     // a brace group does not
     assert_eq!(lines("{ cd /etc && ls; } && rm x")[2], "?|rm x");
     assert_eq!(lines("cd && rm x")[1], "/home/dev|rm x");
@@ -211,7 +223,9 @@ fn loops_and_functions_are_marked() {
 #[test]
 fn compound_commands_are_walked() {
     assert_eq!(
-        lines("if git diff --quiet; then echo ok; else git push; fi; case x in a) rm y;; esac; [[ -f $(git push) ]]"),
+        lines(
+            "if git diff --quiet; then echo ok; else git push; fi; case x in a) rm y;; esac; [[ -f $(git push) ]]"
+        ),
         [
             "/repo/wt|git diff --quiet",
             "/repo/wt|echo ok",
@@ -220,7 +234,10 @@ fn compound_commands_are_walked() {
             "/repo/wt|git push"
         ]
     );
-    assert_eq!(lines("for f in a b; do git add $f; done"), ["/repo/wt|git add ?$f"]);
+    assert_eq!(
+        lines("for f in a b; do git add $f; done"),
+        ["/repo/wt|git add ?$f"]
+    );
     assert_eq!(lines("coproc git push"), ["/repo/wt|git push"]);
     assert_eq!(lines("! git push"), ["/repo/wt|git push"]);
     assert_eq!(lines("time git push"), ["/repo/wt|git push"]);
@@ -228,6 +245,13 @@ fn compound_commands_are_walked() {
 
 #[test]
 fn commit_messages_in_heredocs_read_cleanly() {
-    let script = "git commit -m \"$(cat <<'EOF'\nfix: the thing\n\nit's \"quoted\" $(not run)\nEOF\n)\"";
-    assert_eq!(lines(script), ["/repo/wt|cat", "/repo/wt|git commit -m ?$(cat <<'EOF'\nfix: the thing\n\nit's \"quoted\" $(not run)\nEOF\n)"]);
+    let script =
+        "git commit -m \"$(cat <<'EOF'\nfix: the thing\n\nit's \"quoted\" $(not run)\nEOF\n)\"";
+    assert_eq!(
+        lines(script),
+        [
+            "/repo/wt|cat",
+            "/repo/wt|git commit -m ?$(cat <<'EOF'\nfix: the thing\n\nit's \"quoted\" $(not run)\nEOF\n)"
+        ]
+    );
 }

@@ -65,7 +65,8 @@ impl Reader<'_> {
                     at + 1 // the duration
                 }
                 "time" => {
-                    let at = after_options(&inv.args, 1, &["-f", "--format", "-o", "--output"], "time")?;
+                    let at =
+                        after_options(&inv.args, 1, &["-f", "--format", "-o", "--output"], "time")?;
                     take_option_values(&inv.args[..at], &["-o", "--output"], &mut inv.writes);
                     at
                 }
@@ -94,13 +95,21 @@ impl Reader<'_> {
                 "uvx" => after_options(
                     &inv.args,
                     1,
-                    &["--from", "--with", "-p", "--python", "--index", "--index-url"],
+                    &[
+                        "--from",
+                        "--with",
+                        "-p",
+                        "--python",
+                        "--index",
+                        "--index-url",
+                    ],
                     "uvx",
                 )?,
                 "npm" | "pnpm" | "yarn" | "bun"
-                    if inv.args.get(1).is_some_and(|a| {
-                        a.is("exec") || a.is("x") || a.is("dlx")
-                    }) =>
+                    if inv
+                        .args
+                        .get(1)
+                        .is_some_and(|a| a.is("exec") || a.is("x") || a.is("dlx")) =>
                 {
                     if let Some(code) = option_value(&inv.args, &["-c", "--call"]) {
                         self.code(&code, &inv)?;
@@ -144,7 +153,10 @@ impl Reader<'_> {
                     if inv.rest().len() >= 2 {
                         if let Some(action) = action {
                             let code = action.literal().ok_or_else(|| {
-                                Unreadable(format!("a `trap` action legio cannot read ({})", action.text()))
+                                Unreadable(format!(
+                                    "a `trap` action legio cannot read ({})",
+                                    action.text()
+                                ))
                             })?;
                             self.code(code, &inv)?;
                         }
@@ -168,7 +180,11 @@ impl Reader<'_> {
             }
             inv.args.drain(..skip.min(inv.args.len()));
         }
-        let cd = if same_shell { cd_target(&inv, self.env.home) } else { None };
+        let cd = if same_shell {
+            cd_target(&inv, self.env.home)
+        } else {
+            None
+        };
         self.out.push(inv);
         Ok(cd)
     }
@@ -222,9 +238,10 @@ impl Reader<'_> {
             break;
         }
         if dash_c {
-            let script = inv.args.get(i).ok_or_else(|| {
-                Unreadable(format!("`{shell} -c` without its command string"))
-            })?;
+            let script = inv
+                .args
+                .get(i)
+                .ok_or_else(|| Unreadable(format!("`{shell} -c` without its command string")))?;
             let code = script.literal().ok_or_else(|| {
                 Unreadable(format!(
                     "`{shell} -c` with a command string legio cannot read ({})",
@@ -240,7 +257,13 @@ impl Reader<'_> {
         match &inv.stdin {
             Stdin::Text(code) => {
                 let code = code.clone();
-                self.code(&code, &Invocation { stdin: Stdin::Inherited, ..inv.clone() })?;
+                self.code(
+                    &code,
+                    &Invocation {
+                        stdin: Stdin::Inherited,
+                        ..inv.clone()
+                    },
+                )?;
                 Ok(true)
             }
             Stdin::Inherited => Ok(true),
@@ -289,7 +312,9 @@ impl Reader<'_> {
                 }
                 s if s.starts_with("-u") || s.starts_with("--unset=") || s.starts_with("--") => {}
                 s if s.starts_with('-') => {
-                    return Err(Unreadable(format!("`env` with an option legio does not know ({s})")));
+                    return Err(Unreadable(format!(
+                        "`env` with an option legio does not know ({s})"
+                    )));
                 }
                 s => match s.split_once('=') {
                     Some((name, value)) if is_name(name) => {
@@ -308,8 +333,8 @@ impl Reader<'_> {
         let mut i = 0;
         while i < inv.args.len() {
             let arg = &inv.args[i];
-            let exec = i > 0
-                && matches!(arg.literal(), Some("-exec" | "-execdir" | "-ok" | "-okdir"));
+            let exec =
+                i > 0 && matches!(arg.literal(), Some("-exec" | "-execdir" | "-ok" | "-okdir"));
             if !exec {
                 kept.push(arg.clone());
                 i += 1;
@@ -346,14 +371,43 @@ impl Reader<'_> {
 
 /// Options of `sudo`/`doas` that take a value.
 const SUDO_VALUES: &[&str] = &[
-    "-u", "-g", "-p", "-C", "-h", "-r", "-t", "-U", "-D", "-R", "--user", "--group", "--prompt",
-    "--chdir", "--chroot", "--close-from", "--host", "--role", "--type", "--other-user",
+    "-u",
+    "-g",
+    "-p",
+    "-C",
+    "-h",
+    "-r",
+    "-t",
+    "-U",
+    "-D",
+    "-R",
+    "--user",
+    "--group",
+    "--prompt",
+    "--chdir",
+    "--chroot",
+    "--close-from",
+    "--host",
+    "--role",
+    "--type",
+    "--other-user",
 ];
 
 /// Options of `uv run`, `poetry run`, ... that take a value.
 const RUNNER_VALUES: &[&str] = &[
-    "--with", "--with-editable", "--with-requirements", "-p", "--python", "--package", "--extra",
-    "--group", "--directory", "--project", "--env-file", "--index", "--default-index",
+    "--with",
+    "--with-editable",
+    "--with-requirements",
+    "-p",
+    "--python",
+    "--package",
+    "--extra",
+    "--group",
+    "--directory",
+    "--project",
+    "--env-file",
+    "--index",
+    "--default-index",
 ];
 
 /// The index of the first operand at or after `start`, skipping options (`with_value` lists
@@ -410,8 +464,20 @@ fn option_value(args: &[Arg], names: &[&str]) -> Option<String> {
 /// `xargs [opts] PROGRAM ARGS`: the program gets unknown arguments from the input.
 fn xargs(inv: &mut Invocation) -> Result<usize, Unreadable> {
     const VALUES: &[&str] = &[
-        "-a", "--arg-file", "-d", "--delimiter", "-E", "-I", "-L", "-n", "--max-args", "-P",
-        "--max-procs", "-s", "--max-chars", "--process-slot-var",
+        "-a",
+        "--arg-file",
+        "-d",
+        "--delimiter",
+        "-E",
+        "-I",
+        "-L",
+        "-n",
+        "--max-args",
+        "-P",
+        "--max-procs",
+        "-s",
+        "--max-chars",
+        "--process-slot-var",
     ];
     let at = after_options(&inv.args, 1, VALUES, "xargs")?;
     let mut replace: Option<String> = None;
@@ -419,7 +485,10 @@ fn xargs(inv: &mut Invocation) -> Result<usize, Unreadable> {
         let s = arg.text();
         if s == "-I" {
             replace = inv.args.get(i + 2).map(|a| a.text().to_owned());
-        } else if let Some(r) = s.strip_prefix("-I").or_else(|| s.strip_prefix("--replace=")) {
+        } else if let Some(r) = s
+            .strip_prefix("-I")
+            .or_else(|| s.strip_prefix("--replace="))
+        {
             replace = Some(r.to_owned());
         } else if s == "-i" || s == "--replace" {
             replace = Some("{}".into());
@@ -489,10 +558,10 @@ fn cd_target(inv: &Invocation, home: Option<&std::path::Path>) -> Option<CdTo> {
     if name == "popd" {
         return Some(CdTo(None));
     }
-    let operand = inv
-        .rest()
-        .iter()
-        .find(|a| !a.literal().is_some_and(|s| matches!(s, "-L" | "-P" | "-e" | "-@")));
+    let operand = inv.rest().iter().find(|a| {
+        !a.literal()
+            .is_some_and(|s| matches!(s, "-L" | "-P" | "-e" | "-@"))
+    });
     Some(CdTo(match operand {
         None if name == "cd" => home.map(std::path::Path::to_path_buf),
         None => None,
