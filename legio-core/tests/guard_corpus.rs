@@ -55,11 +55,10 @@ fn unescape(cell: &str) -> String {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('\\') => out.push('\\'),
-            Some(other) => {
+            other => {
                 out.push('\\');
-                out.push(other);
+                out.extend(other);
             }
-            None => out.push('\\'),
         }
     }
     out
@@ -110,12 +109,12 @@ fn every_case_in_the_corpus_holds() {
             ("allow", Decision::Allow) => allows += 1,
             ("deny", Decision::Deny { reason }) => {
                 denies += 1;
-                if let Some(needle) = rest.first().filter(|s| !s.is_empty()) {
-                    if !reason.to_lowercase().contains(&needle.to_lowercase()) {
-                        mismatches.push(format!(
+                if let Some(needle) = rest.first().filter(|s| !s.is_empty())
+                    && !reason.to_lowercase().contains(&needle.to_lowercase())
+                {
+                    mismatches.push(format!(
                             "line {line_no}: {role} {tool} {input:?}: denied, but the reason lacks {needle:?}: {reason}"
                         ));
-                    }
                 }
             }
             ("allow", Decision::Deny { reason }) => mismatches.push(format!(

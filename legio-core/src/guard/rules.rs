@@ -887,8 +887,9 @@ fn js(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
         .and_then(Arg::literal)
         .unwrap_or_default();
     match (name, sub) {
-        ("deno", "test" | "check" | "lint" | "info" | "doc" | "bench") | ("bun", "test") => Ok(()),
-        ("node", "--test") => Ok(()),
+        ("deno", "test" | "check" | "lint" | "info" | "doc" | "bench")
+        | ("bun", "test")
+        | ("node", "--test") => Ok(()),
         ("deno", "fmt") => packages::formatter_args(ctx, "deno fmt", inv.rest()),
         ("deno", "eval") => ctx.not_read_only("running inline deno code"),
         ("deno" | "bun", "run") | ("bun", "x") => ctx.not_read_only(&format!("`{name} run`")),
@@ -1120,16 +1121,14 @@ fn tar(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             None => ctx.write_here(inv, "`tar -x` (it extracts into the current directory)"),
         };
     }
-    if has('c', &["--create"])
+    if (has('c', &["--create"])
         || has('r', &["--append"])
         || has('u', &["--update"])
-        || parsed.has(&["--delete", "-A", "--concatenate"])
+        || parsed.has(&["--delete", "-A", "--concatenate"]))
+        && let Some(file) = parsed.values(&["-f", "--file"]).first()
+        && !file.is("-")
     {
-        if let Some(file) = parsed.values(&["-f", "--file"]).first() {
-            if !file.is("-") {
-                return ctx.write(inv.cwd.as_deref(), file, "`tar` (creating an archive)");
-            }
-        }
+        return ctx.write(inv.cwd.as_deref(), file, "`tar` (creating an archive)");
     }
     Ok(())
 }

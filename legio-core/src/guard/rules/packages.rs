@@ -419,7 +419,8 @@ pub fn formatter_args(ctx: &Ctx<'_>, name: &str, args: &[Arg]) -> Verdict {
 impl Ctx<'_> {
     /// Whether the program was called by a path inside the worktree (a virtualenv's `pip`).
     fn program_in_worktree(&self, inv: &Invocation) -> bool {
-        let (Some(program_word), Some(wt)) = (inv.args.first().and_then(Arg::literal), &self.worktree)
+        let (Some(program_word), Some(wt)) =
+            (inv.args.first().and_then(Arg::literal), &self.worktree)
         else {
             return false;
         };

@@ -179,7 +179,10 @@ impl Scope {
 
 /// The directory after something that may or may not have happened: known only if both agree.
 fn either(a: Option<PathBuf>, b: Option<PathBuf>) -> Option<PathBuf> {
-    if a == b { a } else { None }
+    match (a, b) {
+        (a, b) if a == b => a,
+        _ => None,
+    }
 }
 
 struct Reader<'a> {
@@ -585,13 +588,14 @@ impl Reader<'_> {
                     }
                 }
                 WordPiece::EscapeSequence(e) => text.push_str(&unescape(e, quoted)),
-                WordPiece::TildeExpansion(TildeExpr::Home) => match self.env.home {
-                    Some(home) => text.push_str(&home.to_string_lossy()),
-                    None => {
+                WordPiece::TildeExpansion(TildeExpr::Home) => {
+                    if let Some(home) = self.env.home {
+                        text.push_str(&home.to_string_lossy());
+                    } else {
                         dynamic = true;
                         text.push('~');
                     }
-                },
+                }
                 WordPiece::TildeExpansion(_) => {
                     dynamic = true;
                     text.push_str(raw);
@@ -606,12 +610,11 @@ impl Reader<'_> {
                             "a command inside a parameter expansion ({raw})"
                         )));
                     }
-                    match self.known_variable(expr, scope) {
-                        Some(value) => text.push_str(&value),
-                        None => {
-                            dynamic = true;
-                            text.push_str(raw);
-                        }
+                    if let Some(value) = self.known_variable(expr, scope) {
+                        text.push_str(&value);
+                    } else {
+                        dynamic = true;
+                        text.push_str(raw);
                     }
                 }
                 WordPiece::CommandSubstitution(inner) => {
@@ -729,14 +732,13 @@ fn unescape_backquoted(inner: &str) -> String {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(&next) = chars.peek() {
-                if matches!(next, '$' | '`' | '\\') {
-                    out.push(next);
-                    chars.next();
-                    continue;
-                }
-            }
+        if c == '\\'
+            && let Some(&next) = chars.peek()
+            && matches!(next, '$' | '`' | '\\')
+        {
+            out.push(next);
+            chars.next();
+            continue;
         }
         out.push(c);
     }

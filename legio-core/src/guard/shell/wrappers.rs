@@ -83,7 +83,7 @@ impl Reader<'_> {
                     }
                     at
                 }
-                "env" => self.env_command(&mut inv)?,
+                "env" => Self::env_command(&mut inv)?,
                 "xargs" => xargs(&mut inv)?,
                 "npx" | "bunx" | "pnpx" => {
                     if let Some(code) = option_value(&inv.args, &["-c", "--call"]) {
@@ -150,16 +150,16 @@ impl Reader<'_> {
                         .rest()
                         .iter()
                         .find(|a| !a.literal().is_some_and(|s| s.starts_with('-')));
-                    if inv.rest().len() >= 2 {
-                        if let Some(action) = action {
-                            let code = action.literal().ok_or_else(|| {
-                                Unreadable(format!(
-                                    "a `trap` action legio cannot read ({})",
-                                    action.text()
-                                ))
-                            })?;
-                            self.code(code, &inv)?;
-                        }
+                    if inv.rest().len() >= 2
+                        && let Some(action) = action
+                    {
+                        let code = action.literal().ok_or_else(|| {
+                            Unreadable(format!(
+                                "a `trap` action legio cannot read ({})",
+                                action.text()
+                            ))
+                        })?;
+                        self.code(code, &inv)?;
                     }
                     return Ok(None);
                 }
@@ -276,7 +276,7 @@ impl Reader<'_> {
 
     /// `env [-i] [-u NAME] [-C DIR] [NAME=VALUE]... PROGRAM ...`: records the assignments and
     /// directory; returns where the program starts.
-    fn env_command(&self, inv: &mut Invocation) -> Result<usize, Unreadable> {
+    fn env_command(inv: &mut Invocation) -> Result<usize, Unreadable> {
         let mut i = 1;
         while let Some(arg) = inv.args.get(i) {
             let Some(t) = arg.literal() else {
@@ -562,11 +562,12 @@ fn cd_target(inv: &Invocation, home: Option<&std::path::Path>) -> Option<CdTo> {
         !a.literal()
             .is_some_and(|s| matches!(s, "-L" | "-P" | "-e" | "-@"))
     });
+    // `cd -`, `pushd +1`, `cd $DIR`: somewhere legio cannot tell
     Some(CdTo(match operand {
         None if name == "cd" => home.map(std::path::Path::to_path_buf),
-        None => None,
-        Some(a) if a.is("-") || a.literal().is_some_and(|s| s.starts_with('+')) => None,
-        Some(Arg::Lit(dir)) => chdir(inv.cwd.as_ref(), Some(&Arg::Lit(dir.clone()))),
-        Some(_) => None,
+        Some(dir @ Arg::Lit(text)) if text != "-" && !text.starts_with('+') => {
+            chdir(inv.cwd.as_ref(), Some(dir))
+        }
+        _ => None,
     }))
 }
