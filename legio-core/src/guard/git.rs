@@ -159,6 +159,7 @@ pub fn check(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             }
             "-c" => {
                 config_override(args.get(i))?;
+                read_only_config(ctx, args.get(i))?;
                 redirected |= args
                     .get(i)
                     .and_then(Arg::literal)
@@ -172,6 +173,7 @@ pub fn check(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             "--namespace" | "--super-prefix" | "--exec-path" => i += 1,
             "--config-env" => {
                 config_override(args.get(i))?;
+                read_only_config(ctx, args.get(i))?;
                 i += 1;
             }
             s if s.starts_with("--git-dir=") || s.starts_with("--work-tree=") => redirected = true,
@@ -241,6 +243,47 @@ fn config_override(kv: Option<&Arg>) -> Verdict {
     }
 }
 
+/// Settings a read-only role may pass with `-c`: display only. Others (`core.pager`,
+/// `core.fsmonitor`, `diff.external`, filters, ...) can run commands.
+fn read_only_config(ctx: &Ctx<'_>, kv: Option<&Arg>) -> Verdict {
+    const DISPLAY: &[&str] = &[
+        "color.",
+        "core.quotepath",
+        "core.abbrev",
+        "log.",
+        "diff.renames",
+        "diff.noprefix",
+        "diff.mnemonicprefix",
+        "diff.context",
+        "diff.algorithm",
+        "advice.",
+        "status.",
+        "i18n.",
+        "blame.",
+        "grep.",
+        "column.",
+        "format.pretty",
+        "pretty.",
+        "safe.directory",
+    ];
+    let key = kv
+        .and_then(Arg::literal)
+        .map(|kv| {
+            kv.split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !ctx.read_only() || DISPLAY.iter().any(|d| key.starts_with(d)) {
+        Ok(())
+    } else {
+        Err(ctx.read_only_reason(&format!(
+            "`git -c {key}` (only display settings; others can run commands)"
+        )))
+    }
+}
+
 fn chdir(cwd: Option<&Path>, dir: Option<&Arg>) -> Option<PathBuf> {
     let dir = Path::new(dir?.literal()?);
     if dir.is_absolute() {
@@ -248,6 +291,12 @@ fn chdir(cwd: Option<&Path>, dir: Option<&Arg>) -> Option<PathBuf> {
     } else {
         cwd.map(|c| c.join(dir))
     }
+}
+
+fn runs_commands(sub: &str) -> String {
+    format!(
+        "`git {sub}` with a command to run hides what runs from legio; run the commands directly"
+    )
 }
 
 struct Git<'a> {
@@ -270,6 +319,29 @@ impl Git<'_> {
                  worker_done, or merge_ready for leads)"
                     .into(),
             ),
+            "grep"
+                if self
+                    .opts(&[])
+                    .options
+                    .iter()
+                    .any(|(o, _)| o == "-O" || o.starts_with("--open-files-in-pager")) =>
+            {
+                Err("`git grep -O` opens files in a program; print the matches instead".into())
+            }
+            "rebase"
+                if self
+                    .args
+                    .iter()
+                    .any(|a| a.is("-x") || a.text().starts_with("--exec")) =>
+            {
+                Err(runs_commands(self.sub))
+            }
+            "bisect" if self.args.first().is_some_and(|a| a.is("run")) => {
+                Err(runs_commands(self.sub))
+            }
+            "submodule" if self.args.iter().any(|a| a.is("foreach")) => {
+                Err(runs_commands(self.sub))
+            }
             s if READ.contains(&s) => self.outputs(),
             s if WORKTREE.contains(&s) => self.worktree_command(),
             s if SHARED.contains(&s) => self.shared_command(),

@@ -225,8 +225,12 @@ impl<'a> Ctx<'a> {
 /// A glob component that starts with `.` may match `..` (`.*`, `.?`) or hidden files legio
 /// protects: treat it as unknown.
 fn glob_may_climb(text: &str) -> bool {
-    text.split('/')
-        .any(|c| c.starts_with('.') && c.contains(['*', '?', '[']))
+    // `*` and `?` never match a leading `.`; a pattern that starts with `.`, a bracket or an
+    // extended glob might match `..` or a hidden file
+    text.split('/').any(|c| {
+        let globby = c.contains(['*', '?', '[', '(']);
+        globby && (c.starts_with(['.', '[']) || c.get(1..2) == Some("("))
+    })
 }
 
 /// Reads and judges a Bash command.
@@ -267,6 +271,9 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             &format!("the redirection to `{}`", target.text()),
         )?;
     }
+    if ctx.read_only() {
+        code_variables(ctx, inv)?;
+    }
     let Some(first) = inv.args.first() else {
         return Ok(()); // only assignments and redirections
     };
@@ -279,6 +286,9 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
     let name = program_name(program_word);
     let args = inv.rest();
     let what = format!("`{name}`");
+    if ctx.read_only() {
+        read_only_extras(ctx, inv, name)?;
+    }
     match name {
         "git" => git::check(ctx, inv),
         "legio" => legio::check(ctx, inv),
@@ -302,18 +312,7 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             )
         }
         "cp" | "install" | "rsync" | "scp" => copy(ctx, inv, name),
-        "ln" | "link" => {
-            // a link inside the worktree to a place outside it is a door out: both ends count
-            let opts = Argv::parse(args, &["-t", "--target-directory", "-S", "--suffix"]);
-            each(ctx, inv, &opts.operands, &what, Op::Write)?;
-            each(
-                ctx,
-                inv,
-                &opts.values(&["-t", "--target-directory"]),
-                &what,
-                Op::Write,
-            )
-        }
+        "ln" | "link" => links(ctx, inv, &what),
         "touch" => each(
             ctx,
             inv,
@@ -464,13 +463,26 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             "{what} is an interactive editor and would hang this session; use the Edit tool \
              (writing roles) or read files with the Read tool"
         )),
-        "source" | "." => {
-            let script = args.first().map_or("", Arg::text);
-            if script.ends_with("/activate") || script == "activate" {
-                return Ok(()); // a virtualenv
-            }
-            ctx.not_read_only(&format!("running the script `{script}`"))
-        }
+        "source" | "." => match args.first() {
+            Some(Arg::Dyn(script)) => Err(format!(
+                "`{name} {script}` runs code legio cannot see; run the commands directly"
+            )),
+            Some(script) if script.text().starts_with("/dev/") || script.is("-") => Err(format!(
+                "`{name} {}` runs code from input legio cannot check; run the commands directly",
+                script.text()
+            )),
+            Some(script) if script.text().ends_with("/activate") => Ok(()), // a virtualenv
+            script => ctx.not_read_only(&format!(
+                "running the script `{}`",
+                script.map_or("", Arg::text)
+            )),
+        },
+        "parallel" | "script" | "su" | "runuser" | "at" | "batch" | "crontab" | "screen"
+        | "expect" | "gdb" | "systemd-run" | "flock" | "unshare" | "nsenter" | "chroot"
+        | "firejail" | "dtach" | "abduco" => Err(format!(
+            "{what} runs other commands in a way legio cannot read; run the commands directly"
+        )),
+        "tmux" => tmux(inv),
         "python" | "python2" | "python3" | "pypy" | "pypy3" => python(ctx, inv),
         n if n.starts_with("python3.") => python(ctx, inv),
         "node" | "nodejs" | "deno" | "bun" | "ts-node" | "tsx" => js(ctx, inv, name),
@@ -500,6 +512,87 @@ fn invocation(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
             }
             Ok(())
         }
+    }
+}
+
+/// Variables that make a program run another command (or update files it only checks).
+const CODE_VARIABLES: &[&str] = &[
+    "GIT_PAGER",
+    "PAGER",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_SSH_COMMAND",
+    "GIT_SSH",
+    "GIT_EDITOR",
+    "EDITOR",
+    "VISUAL",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "GIT_SEQUENCE_EDITOR",
+    "BASH_ENV",
+    "ENV",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "PROMPT_COMMAND",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_COUNT",
+    "INSTA_UPDATE",
+    "INSTA_FORCE_PASS",
+    "UPDATE_EXPECT",
+    "UPDATE_SNAPSHOTS",
+    "SNAPSHOT_UPDATE",
+];
+
+/// Read-only roles may not set variables that run commands or update snapshots.
+fn code_variables(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
+    let plain_pager = |var: &str, value: &Arg| {
+        matches!(var, "GIT_PAGER" | "PAGER")
+            && matches!(value.literal(), Some("" | "cat" | "less" | "more"))
+    };
+    if let Some((var, _)) = inv.env.iter().find(|(var, value)| {
+        (CODE_VARIABLES.contains(&var.as_str()) || var.starts_with("GIT_CONFIG_"))
+            && !plain_pager(var, value)
+    }) {
+        return Err(ctx.read_only_reason(&format!(
+            "setting {var} (it makes the command run or write something else)"
+        )));
+    }
+    Ok(())
+}
+
+/// Read-only roles may not ask test runners to rewrite their snapshots.
+fn read_only_extras(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
+    let updates_snapshots = inv.rest().iter().any(|a| {
+        matches!(
+            a.literal(),
+            Some(
+                "--updateSnapshot"
+                    | "--update-snapshots"
+                    | "--snapshot-update"
+                    | "--update-snapshot"
+            )
+        ) || (matches!(name, "jest" | "vitest") && a.is("-u"))
+    });
+    if updates_snapshots {
+        return Err(ctx.read_only_reason("updating test snapshots"));
+    }
+    Ok(())
+}
+
+/// `tmux`: agents live in tmux sessions; only looking is allowed.
+fn tmux(inv: &Invocation) -> Verdict {
+    let opts = Argv::parse(inv.rest(), &["-L", "-S", "-f", "-c", "-T"]);
+    match opts.first() {
+        Some(
+            "ls" | "list-sessions" | "list-windows" | "list-panes" | "list-clients" | "has-session"
+            | "has" | "display-message" | "display" | "capture-pane" | "capturep" | "show-options"
+            | "show" | "-V",
+        ) => Ok(()),
+        None if opts.has(&["-V"]) => Ok(()),
+        _ => Err("tmux runs legio's agents: controlling it directly can type into or kill other              agents. Use legio nudge, legio stop or legio mail instead"
+            .into()),
     }
 }
 
@@ -648,6 +741,9 @@ fn copy(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
         _ => &["-t", "--target-directory", "-S", "--suffix"],
     };
     let opts = Argv::parse(inv.rest(), with_value);
+    if name == "cp" && opts.has(&["-s", "--symbolic-link", "-l", "--link"]) {
+        return links(ctx, inv, &what);
+    }
     let targets = opts.values(&["-t", "--target-directory"]);
     if !targets.is_empty() {
         return each(ctx, inv, &targets, &what, Op::Write);
@@ -666,6 +762,37 @@ fn copy(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Verdict {
         Some(dest) if opts.operands.len() >= 2 => ctx.write(inv.cwd.as_deref(), dest, &what),
         _ => Ok(()),
     }
+}
+
+/// `ln`, `cp -s`: a link inside the worktree to a place outside it is a door out, so the
+/// link and every target must be inside. A relative target is read from the link's
+/// directory (or from inside the destination, when that is a directory).
+fn links(ctx: &Ctx<'_>, inv: &Invocation, what: &str) -> Verdict {
+    let opts = Argv::parse(inv.rest(), &["-t", "--target-directory", "-S", "--suffix"]);
+    let cwd = inv.cwd.as_deref();
+    let dirs = opts.values(&["-t", "--target-directory"]);
+    let (targets, dest): (&[&Arg], Option<&Arg>) = match (dirs.first(), opts.operands.split_last())
+    {
+        (Some(dir), _) => (&opts.operands, Some(dir)),
+        (None, Some((last, rest))) if !rest.is_empty() => (rest, Some(last)),
+        (None, _) => (&opts.operands, None),
+    };
+    if let Some(dest) = dest {
+        ctx.write(cwd, dest, what)?;
+    }
+    // the directories a relative target may be read from
+    let mut bases: Vec<Option<std::path::PathBuf>> = vec![inv.cwd.clone()];
+    if let Some(dest) = dest.and_then(Arg::literal) {
+        let dest = cwd.map_or_else(|| Path::new(dest).to_path_buf(), |c| c.join(dest));
+        bases.push(dest.parent().map(Path::to_path_buf));
+        bases.push(Some(dest));
+    }
+    for target in targets {
+        for base in &bases {
+            ctx.write(base.as_deref(), target, what)?;
+        }
+    }
+    Ok(())
 }
 
 /// `chmod MODE FILE...`, `chown OWNER FILE...`: every file operand.
@@ -1196,5 +1323,7 @@ mod tests {
         assert!(glob_may_climb("a/.?/b"));
         assert!(!glob_may_climb("*.rs"));
         assert!(!glob_may_climb("src/*/x"));
+        assert!(glob_may_climb("[.][.]/x"));
+        assert!(glob_may_climb("@(..|x)/y"));
     }
 }

@@ -78,6 +78,11 @@ pub fn cargo(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
              branch is ready with legio mail send instead"
         )),
         "install" | "uninstall" => Err(outside_install(&format!("`cargo {sub}`"))),
+        "watch" => Err(
+            "`cargo watch` runs forever; legio agents should not wait and poll. Run the command \
+             once when you need it"
+                .into(),
+        ),
         "" | "build" | "b" | "check" | "c" | "test" | "t" | "bench" | "doc" | "d" | "run" | "r"
         | "tree" | "metadata" | "locate-project" | "pkgid" | "verify-project" | "search"
         | "version" | "help" | "nextest" | "audit" | "deny" | "expand" | "llvm-cov" | "miri"

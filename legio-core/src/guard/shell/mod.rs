@@ -134,6 +134,7 @@ pub fn read(
     cwd: Option<PathBuf>,
     env: ShellEnv<'_>,
 ) -> Result<Vec<Invocation>, Unreadable> {
+    precheck(script)?;
     let mut reader = Reader {
         env,
         options: brush_parser::ParserOptions::default(),
@@ -143,6 +144,51 @@ pub fn read(
     reader.program(script, &Scope::new(cwd))?;
     Ok(reader.out)
 }
+
+/// The longest command legio reads.
+pub const MAX_LEN: usize = 64 * 1024;
+/// The deepest nesting of parentheses and braces legio reads (the parser recurses on them).
+const MAX_NESTING: usize = 64;
+
+/// Refuses input the parser should not see: very long or deeply nested text (a parser that
+/// overflowed its stack would crash the hook, and a crashed hook lets the call through), and
+/// `CDPATH`, which makes `cd` go somewhere the text does not say.
+fn precheck(script: &str) -> Result<(), Unreadable> {
+    if script.len() > MAX_LEN {
+        return Err(Unreadable(format!(
+            "a command of {} bytes (legio reads up to {MAX_LEN}); put long scripts in a file",
+            script.len()
+        )));
+    }
+    let mut depth = 0usize;
+    for b in script.bytes() {
+        match b {
+            b'(' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Unreadable(format!(
+                        "parentheses or braces nested more than {MAX_NESTING} deep"
+                    )));
+                }
+            }
+            b')' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if script.contains("CDPATH") {
+        return Err(Unreadable(
+            "CDPATH, which makes `cd` go where the command does not say".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Builtins whose meaning the reader relies on; a function with one of these names would
+/// make the reading wrong.
+const RESERVED_FUNCTIONS: &[&str] = &[
+    "cd", "pushd", "popd", "builtin", "command", "eval", "exec", "source", ".", "trap", "env",
+    "sudo", "xargs", "find", "sh", "bash", "git", "legio",
+];
 
 /// Where a piece of the script runs.
 #[derive(Debug, Clone)]
@@ -297,6 +343,12 @@ impl Reader<'_> {
                 after
             }
             ast::Command::Function(function) => {
+                let name = function.fname.value.as_str();
+                if RESERVED_FUNCTIONS.contains(&name) {
+                    return Err(Unreadable(format!(
+                        "a function named `{name}`, which changes what `{name}` means"
+                    )));
+                }
                 // the body runs wherever the function is called, maybe many times
                 self.compound(&function.body.0, &scope.looping())?;
                 let mut shell = Invocation::empty(scope);
@@ -567,7 +619,7 @@ impl Reader<'_> {
                         if brace_expands(t) {
                             dynamic = true;
                         }
-                        glob |= t.contains(['*', '?', '[']);
+                        glob |= t.contains(['*', '?', '[']) || is_extglob(t);
                     }
                     text.push_str(t);
                 }
@@ -700,6 +752,13 @@ fn arithmetic(expr: &str) -> Result<(), Unreadable> {
     } else {
         Ok(())
     }
+}
+
+/// `@(a|b)`, `!(x)`, `+(x)` and friends (extended globs).
+fn is_extglob(text: &str) -> bool {
+    text.as_bytes()
+        .windows(2)
+        .any(|w| matches!(w[0], b'@' | b'!' | b'+' | b'*' | b'?') && w[1] == b'(')
 }
 
 /// Unquoted `{a,b}` and `{1..3}` expand to several words: treat the word as unknown.

@@ -255,3 +255,35 @@ fn commit_messages_in_heredocs_read_cleanly() {
         ]
     );
 }
+
+#[test]
+fn oversized_or_deeply_nested_input_is_refused_before_parsing() {
+    let long = format!("echo {}", "a".repeat(MAX_LEN));
+    assert!(read(&long, None, env()).unwrap_err().0.contains("bytes"));
+    let deep = format!("{}ls{}", "(".repeat(200), ")".repeat(200));
+    assert!(read(&deep, None, env()).unwrap_err().0.contains("nested"));
+    // balanced, shallow braces are fine however many there are
+    let wide = "{ ls; } && ".repeat(100) + "ls";
+    assert!(read(&wide, None, env()).is_ok());
+}
+
+#[test]
+fn redefining_what_the_reader_relies_on_is_refused() {
+    for script in [
+        "cd() { :; }; cd x",
+        "function eval { :; }",
+        "git() { :; }",
+        "CDPATH=/x cd y",
+    ] {
+        assert!(read(script, None, env()).is_err(), "{script:?}");
+    }
+    assert!(read("build() { cargo build; }; build", None, env()).is_ok());
+}
+
+#[test]
+fn a_consumed_program_keeps_its_redirections() {
+    let invs = read_ok("sh -c 'ls' > out.txt");
+    assert_eq!(invs[0].args, Vec::<Arg>::new());
+    assert_eq!(invs[0].writes, [Arg::Lit("out.txt".into())]);
+    assert_eq!(invs[1].args, [Arg::Lit("ls".into())]);
+}

@@ -22,6 +22,19 @@ impl Reader<'_> {
         mut inv: Invocation,
         scope: &Scope,
     ) -> Result<Option<CdTo>, Unreadable> {
+        // redirections and assignments belong to the command line, whatever the program turns
+        // out to be (even one whose code is read instead, like `sh -c ... > file`)
+        if !(inv.writes.is_empty() && inv.env.is_empty()) {
+            self.out.push(Invocation {
+                args: Vec::new(),
+                writes: std::mem::take(&mut inv.writes),
+                ..inv.clone()
+            });
+        }
+        self.peel(inv, scope)
+    }
+
+    fn peel(&mut self, mut inv: Invocation, scope: &Scope) -> Result<Option<CdTo>, Unreadable> {
         // still the current shell (`builtin cd` moves it, `env cd` does not)
         let mut same_shell = true;
         while let Some(name) = inv.program().map(str::to_owned) {
@@ -40,9 +53,22 @@ impl Reader<'_> {
                 }
                 "exec" => after_options(&inv.args, 1, &["-a"], "exec")?,
                 "nice" => after_options(&inv.args, 1, &["-n", "--adjustment"], "nice")?,
-                "nohup" | "setsid" | "chronic" | "unbuffer" => {
-                    after_options(&inv.args, 1, &[], name)?
+                "strace" | "ltrace" => {
+                    let at = after_options(
+                        &inv.args,
+                        1,
+                        &[
+                            "-o", "-e", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-S", "-X",
+                            "-P",
+                        ],
+                        name,
+                    )?;
+                    take_option_values(&inv.args[..at], &["-o"], &mut inv.writes);
+                    at
                 }
+                "taskset" => after_options(&inv.args, 1, &[], "taskset")? + 1, // the CPU mask
+                "nohup" | "setsid" | "chronic" | "unbuffer" | "valgrind" | "rlwrap" | "entr"
+                | "caffeinate" => after_options(&inv.args, 1, &[], name)?,
                 "stdbuf" => after_options(
                     &inv.args,
                     1,
