@@ -41,6 +41,26 @@ fn read_only_target(name: &str) -> bool {
     !writes.iter().any(|w| name.contains(w)) && reads.iter().any(|r| name.starts_with(r))
 }
 
+/// Judges `name` if it is a build tool, package manager or formatter; `None` otherwise.
+pub fn check(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Option<Verdict> {
+    let args = inv.rest();
+    Some(match name {
+        "cargo" => cargo(ctx, inv),
+        "npm" | "pnpm" | "yarn" => node(ctx, inv, name),
+        "pip" | "pip3" => pip(ctx, inv, args),
+        "uv" => uv(ctx, inv),
+        "go" => go(ctx, inv),
+        "make" | "gmake" | "just" | "task" => make(ctx, inv, name),
+        "gem" | "apt" | "apt-get" | "aptitude" | "dpkg" | "brew" | "snap" | "rustup"
+        | "nix-env" | "conda" | "mamba" | "port" | "yum" | "dnf" | "pacman" | "apk" | "pipx" => {
+            system(ctx, inv, name)
+        }
+        "prettier" | "eslint" | "biome" | "black" | "ruff" | "rustfmt" | "gofmt" | "goimports"
+        | "clang-format" | "isort" | "autopep8" | "shfmt" | "stylua" => formatter(ctx, inv, name),
+        _ => return None,
+    })
+}
+
 /// `cargo`.
 pub fn cargo(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
     let opts = Argv::parse(
