@@ -163,10 +163,14 @@ impl<'a> Ctx<'a> {
             .worktree
             .as_ref()
             .map_or_else(|| "(unknown)".to_owned(), |w| w.display().to_string());
+        let hint = if resolved.to_string_lossy().contains("/.legio/specs/") {
+            "hand specs over with legio spec write <task> --body ... instead"
+        } else {
+            "if something elsewhere must change, ask your parent with legio mail send --type question"
+        };
         Err(format!(
             "{what} writes {}, outside your worktree {wt}. Change files only inside your \
-             worktree (scratch files may go under /tmp); if something elsewhere must change, \
-             ask your parent with legio mail send --type question",
+             worktree (scratch files may go under /tmp); {hint}",
             resolved.display()
         ))
     }

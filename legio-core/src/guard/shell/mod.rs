@@ -677,8 +677,12 @@ impl Reader<'_> {
                             ..scope.clone()
                         },
                     )?;
-                    dynamic = true;
-                    text.push_str(raw);
+                    if let Some(dir) = self.known_output(inner, scope) {
+                        text.push_str(&dir.to_string_lossy());
+                    } else {
+                        dynamic = true;
+                        text.push_str(raw);
+                    }
                 }
                 WordPiece::BackquotedCommandSubstitution(inner) => {
                     self.program(
@@ -705,6 +709,28 @@ impl Reader<'_> {
         } else {
             Arg::Lit(text)
         })
+    }
+
+    /// The output of `$(pwd)` and `$(git rev-parse --show-toplevel)` when legio knows it: the
+    /// directory, and the worktree when the directory is inside it.
+    fn known_output(&self, inner: &str, scope: &Scope) -> Option<PathBuf> {
+        let cwd = scope.cwd.as_ref()?;
+        let plain = |p: &Path| {
+            p.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::RootDir | std::path::Component::Normal(_)
+                )
+            })
+        };
+        match inner.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["pwd"] if plain(cwd) => Some(cwd.clone()),
+            ["git", "rev-parse", "--show-toplevel"] => {
+                let worktree = self.env.worktree?;
+                (plain(cwd) && cwd.starts_with(worktree)).then(|| worktree.to_path_buf())
+            }
+            _ => None,
+        }
     }
 
     fn known_variable(&self, expr: &ParameterExpr, scope: &Scope) -> Option<String> {

@@ -287,3 +287,21 @@ fn a_consumed_program_keeps_its_redirections() {
     assert_eq!(invs[0].writes, [Arg::Lit("out.txt".into())]);
     assert_eq!(invs[1].args, [Arg::Lit("ls".into())]);
 }
+
+#[test]
+fn the_directory_and_the_worktree_top_are_known_outputs() {
+    assert_eq!(
+        lines("cd \"$(git rev-parse --show-toplevel)\" && ls $(pwd)/src"),
+        [
+            "/repo/wt|git rev-parse --show-toplevel",
+            "/repo/wt|cd /repo/wt",
+            "/repo/wt|pwd",
+            "/repo/wt|ls /repo/wt/src"
+        ]
+    );
+    // outside the worktree the top level is somebody else's
+    assert_eq!(
+        lines("cd /tmp && echo $(git rev-parse --show-toplevel)")[2],
+        "/tmp|echo ?$(git rev-parse --show-toplevel)"
+    );
+}
