@@ -62,6 +62,13 @@ pub fn check(ctx: &Ctx<'_>, inv: &Invocation) -> Verdict {
                         .into(),
                 );
             }
+            if next == "purge" {
+                return Err(
+                    "`legio mail purge` deletes mail other agents and the human rely on; \
+                     leave it to the human"
+                        .into(),
+                );
+            }
             same_agent(ctx, &opts.values(&["--agent"]))
         }
         "spec" => same_agent(ctx, &opts.values(&["--agent"])),
