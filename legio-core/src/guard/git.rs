@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::argv::Argv;
 use super::rules::{Ctx, Verdict};
-use super::shell::{Arg, Invocation};
+use super::shell::{Arg, Invocation, chdir};
 
 /// Subcommands that only read (their `--output FILE`, if any, is checked as a write).
 const READ: &[&str] = &[
@@ -281,15 +281,6 @@ fn read_only_config(ctx: &Ctx<'_>, kv: Option<&Arg>) -> Verdict {
         Err(ctx.read_only_reason(&format!(
             "`git -c {key}` (only display settings; others can run commands)"
         )))
-    }
-}
-
-fn chdir(cwd: Option<&Path>, dir: Option<&Arg>) -> Option<PathBuf> {
-    let dir = Path::new(dir?.literal()?);
-    if dir.is_absolute() {
-        Some(dir.to_path_buf())
-    } else {
-        cwd.map(|c| c.join(dir))
     }
 }
 

@@ -3,12 +3,7 @@
 
 use super::{Ctx, Op, Verdict, each, packages};
 use crate::guard::argv::Argv;
-use crate::guard::shell::{Arg, Invocation, Stdin};
-
-/// Shells whose script files are programs the guard cannot see.
-const SHELLS: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "rbash", "fish",
-];
+use crate::guard::shell::{Arg, Invocation, SHELLS, Stdin};
 
 /// Judges `name` if it runs code (an interpreter, a shell script, `source`); `None` otherwise.
 pub fn check(ctx: &Ctx<'_>, inv: &Invocation, name: &str) -> Option<Verdict> {

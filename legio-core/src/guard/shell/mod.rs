@@ -112,6 +112,22 @@ pub fn program_name(arg0: &str) -> &str {
     arg0.rsplit('/').next().unwrap_or(arg0)
 }
 
+/// Programs that read shell code (`-c STRING`, a script file, or standard input).
+pub const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "rbash", "fish",
+];
+
+/// The directory `dir` names, from `cwd` (`None`: unknown). Kept as written (`a/..` stays):
+/// `..` and symlinks are resolved later, the way the kernel does.
+pub fn chdir(cwd: Option<&Path>, dir: Option<&Arg>) -> Option<PathBuf> {
+    let dir = Path::new(dir?.literal()?);
+    if dir.is_absolute() {
+        Some(dir.to_path_buf())
+    } else {
+        cwd.map(|c| c.join(dir))
+    }
+}
+
 /// Why a command could not be read; the guard denies it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -4,12 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Arg, Invocation, Reader, Scope, Stdin, Unreadable};
-
-/// Programs that read shell code (`-c STRING`, a script file, or standard input).
-const SHELLS: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "rbash", "fish",
-];
+use super::{Arg, Invocation, Reader, SHELLS, Scope, Stdin, Unreadable, chdir};
 
 /// A `cd` in the current shell: the directory it moves to (`None`: unknown).
 pub(super) struct CdTo(pub Option<PathBuf>);
@@ -320,15 +315,15 @@ impl Reader<'_> {
                 "-C" | "--chdir" => {
                     let dir = inv.args.get(i).cloned();
                     i += 1;
-                    inv.cwd = chdir(inv.cwd.as_ref(), dir.as_ref());
+                    inv.cwd = chdir(inv.cwd.as_deref(), dir.as_ref());
                 }
                 s if s.starts_with("--chdir=") => {
                     let dir = Arg::Lit(s["--chdir=".len()..].to_owned());
-                    inv.cwd = chdir(inv.cwd.as_ref(), Some(&dir));
+                    inv.cwd = chdir(inv.cwd.as_deref(), Some(&dir));
                 }
                 s if s.starts_with("-C") => {
                     let dir = Arg::Lit(s[2..].to_owned());
-                    inv.cwd = chdir(inv.cwd.as_ref(), Some(&dir));
+                    inv.cwd = chdir(inv.cwd.as_deref(), Some(&dir));
                 }
                 s if s.starts_with("-S") || s.starts_with("--split-string") => {
                     return Err(Unreadable(
@@ -565,16 +560,6 @@ fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The directory `dir` names from `cwd` (`None`: unknown).
-fn chdir(cwd: Option<&PathBuf>, dir: Option<&Arg>) -> Option<PathBuf> {
-    let dir = std::path::Path::new(dir?.literal()?);
-    if dir.is_absolute() {
-        Some(dir.to_path_buf())
-    } else {
-        cwd.map(|c| c.join(dir))
-    }
-}
-
 /// Where `cd`/`pushd`/`popd` moves the shell.
 fn cd_target(inv: &Invocation, home: Option<&std::path::Path>) -> Option<CdTo> {
     let name = inv.program()?;
@@ -592,7 +577,7 @@ fn cd_target(inv: &Invocation, home: Option<&std::path::Path>) -> Option<CdTo> {
     Some(CdTo(match operand {
         None if name == "cd" => home.map(std::path::Path::to_path_buf),
         Some(dir @ Arg::Lit(text)) if text != "-" && !text.starts_with('+') => {
-            chdir(inv.cwd.as_ref(), Some(dir))
+            chdir(inv.cwd.as_deref(), Some(dir))
         }
         _ => None,
     }))
