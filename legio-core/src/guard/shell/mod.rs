@@ -199,6 +199,94 @@ fn precheck(script: &str) -> Result<(), Unreadable> {
     Ok(())
 }
 
+/// Refuses compound commands (`if`, `while`, `for`, `case`, `{`, `(`) nested deeper than
+/// [`MAX_NESTING`]: the parser recurses on them. Only words in command position count, so an
+/// `if` in an argument or a here-document is text.
+fn keyword_nesting(tokens: &[brush_parser::Token]) -> Result<(), Unreadable> {
+    use brush_parser::Token;
+    /// Words in one `[[ ... ]]` (its `!`, `&&` and `(` nest in the parser too).
+    const MAX_TEST_WORDS: usize = 256;
+    /// `!`, `time`, `coproc` in a row.
+    const MAX_PREFIXES: usize = 8;
+    let mut depth = 0usize;
+    let mut command_start = true;
+    let mut test_words: Option<usize> = None;
+    let mut prefixes = 0usize;
+    for token in tokens {
+        if let Some(count) = test_words.as_mut() {
+            *count += 1;
+            if *count > MAX_TEST_WORDS {
+                return Err(Unreadable(format!(
+                    "a `[[ ... ]]` test of more than {MAX_TEST_WORDS} words"
+                )));
+            }
+            if token.to_str() == "]]" {
+                test_words = None;
+            }
+            continue;
+        }
+        if command_start && token.to_str() == "[[" {
+            test_words = Some(0);
+            continue;
+        }
+        match token {
+            Token::Operator(op, _) => {
+                match op.as_str() {
+                    "(" => depth += 1,
+                    ")" => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                command_start = matches!(
+                    op.as_str(),
+                    ";" | ";;" | ";&" | ";;&" | "&" | "&&" | "||" | "|" | "|&" | "(" | ")" | "\n"
+                );
+            }
+            Token::Word(word, _) if command_start => {
+                // `! ! !`, `time time`, `coproc coproc` also nest in the parser
+                prefixes = if matches!(word.as_str(), "!" | "time" | "coproc") {
+                    prefixes + 1
+                } else {
+                    0
+                };
+                if prefixes > MAX_PREFIXES {
+                    return Err(Unreadable(format!(
+                        "more than {MAX_PREFIXES} `!`, `time` or `coproc` in a row"
+                    )));
+                }
+                match word.as_str() {
+                    "if" | "while" | "until" | "for" | "case" | "select" | "{" => depth += 1,
+                    "fi" | "done" | "esac" | "}" => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                command_start = matches!(
+                    word.as_str(),
+                    "if" | "then"
+                        | "else"
+                        | "elif"
+                        | "do"
+                        | "while"
+                        | "until"
+                        | "!"
+                        | "{"
+                        | "}"
+                        | "fi"
+                        | "done"
+                        | "esac"
+                        | "time"
+                        | "coproc"
+                );
+            }
+            Token::Word(..) => {}
+        }
+        if depth > MAX_NESTING {
+            return Err(Unreadable(format!(
+                "compound commands nested more than {MAX_NESTING} deep"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Builtins whose meaning the reader relies on; a function with one of these names would
 /// make the reading wrong.
 const RESERVED_FUNCTIONS: &[&str] = &[
@@ -263,9 +351,10 @@ impl Reader<'_> {
             )));
         }
         self.depth += 1;
-        let mut parser = brush_parser::Parser::new(std::io::Cursor::new(text), &self.options);
-        let program = parser
-            .parse_program()
+        let tokens = brush_parser::uncached_tokenize_str(text, &self.options.tokenizer_options())
+            .map_err(|e| Unreadable(format!("bash syntax error ({e})")))?;
+        keyword_nesting(&tokens)?;
+        let program = brush_parser::parse_tokens(&tokens, &self.options)
             .map_err(|e| Unreadable(format!("bash syntax error ({e})")))?;
         let mut cwd = scope.cwd.clone();
         for list in &program.complete_commands {

@@ -305,3 +305,80 @@ fn the_directory_and_the_worktree_top_are_known_outputs() {
         "/tmp|echo ?$(git rev-parse --show-toplevel)"
     );
 }
+
+#[test]
+fn options_missing_their_values_do_not_panic() {
+    for script in [
+        "nice -n",
+        "timeout",
+        "timeout -s",
+        "sudo -u",
+        "strace -o",
+        "time -o",
+        "xargs -I",
+        "env -u",
+        "env -C",
+        "exec -a",
+        "stdbuf -o",
+        "npx -p",
+        "uv run --with",
+        "find . -exec",
+        "taskset",
+        "command",
+        "bash -o",
+        "bash -c",
+        "git -C",
+        "git -c",
+        "trap",
+        "eval",
+    ] {
+        let _ = read(script, Some(PathBuf::from(WT)), env());
+    }
+}
+
+#[test]
+fn deeply_nested_compound_commands_are_refused_and_keywords_in_text_are_not() {
+    let nest = |depth: usize| {
+        format!(
+            "{}true{}",
+            "if true; then ".repeat(depth),
+            "; fi".repeat(depth)
+        )
+    };
+    assert!(read(&nest(MAX_NESTING), None, env()).is_ok());
+    let err = read(&nest(3000), None, env()).unwrap_err();
+    assert!(err.0.contains("nested"), "{err}");
+    let words = "if for while case ".repeat(100);
+    assert!(read(&format!("echo {words}"), None, env()).is_ok());
+    let heredoc = format!("git commit -F - <<'EOF'\n{words}\nEOF");
+    assert!(read(&heredoc, None, env()).is_ok());
+}
+
+#[test]
+fn the_longest_inputs_of_recursive_shapes_do_not_crash() {
+    let fill = |unit: &str, head: &str, tail: &str| {
+        let n = (MAX_LEN - head.len() - tail.len()) / unit.len();
+        format!("{head}{}{tail}", unit.repeat(n))
+    };
+    for script in [
+        fill("! ", "[[ ", "-n x ]]"),
+        fill("-n x && ", "[[ ", "-n x ]]"),
+        fill("-n x || ", "[[ ", "-n x ]]"),
+        fill("true && ", "", "true"),
+        fill("true | ", "", "true"),
+        fill("true; ", "", "true"),
+        fill("a=1 ", "", "true"),
+        fill("> /dev/null ", "true ", ""),
+        fill("$x", "echo ", ""),
+        fill("1+", "echo $((", "1))"),
+        fill("`", "echo ", ""),
+        fill("! ", "", "true"),
+        fill("coproc ", "", "true"),
+        fill("time ", "", "true"),
+        fill("exec ", "", "true"),
+        fill("env ", "", "true"),
+        fill("sh -c ", "", "true"),
+    ] {
+        let _ = read(&script, Some(PathBuf::from(WT)), env());
+    }
+}

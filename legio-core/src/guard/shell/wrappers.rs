@@ -455,7 +455,7 @@ fn after_options(
         }
         i += if with_value.contains(&s) { 2 } else { 1 };
     }
-    Ok(i)
+    Ok(i.min(args.len()))
 }
 
 /// The values of `names` options (`-o FILE`) among `args`.
