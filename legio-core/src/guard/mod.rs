@@ -11,8 +11,8 @@
 //!
 //! - **Every agent**: no `git push` in any form; no `AskUserQuestion`, `EnterPlanMode`,
 //!   `EnterWorktree` or Claude Code team tools (`Task`, `TeamCreate`, ...): agents talk through
-//!   `legio mail` and delegate with `legio sling`; no long `sleep` (over 60 s, or 5 s inside a
-//!   loop) and no `watch` polling; `legio sling` only for roles that may spawn, and only the roles
+//!   `legio mail` and delegate with `legio sling`; no long `sleep` (over 60 s in one command, or
+//!   5 s inside a loop), no `watch` and no `legio mail check` in a loop (mail arrives by itself); `legio sling` only for roles that may spawn, and only the roles
 //!   they may spawn; no repository-wide git surgery (`reset --hard`, `clean`, `stash`,
 //!   deleting or forcing branches, tags, `config` writes, `worktree`, `gc`, `update-ref`, ...);
 //!   no writing legio's own hook settings (`.claude/settings*.json`) or the worktree's `.git`.
@@ -51,9 +51,15 @@
 //! (exit 0) and prints nothing for [`Decision::Allow`]. A payload that is not JSON, or has no
 //! `tool_name`, must be denied by the caller for an agent.
 //!
+//! A hook that crashes lets the call through (Claude Code treats it as a non-blocking error),
+//! so the caller should turn a panic into a denial, and may run `decide` on a thread with a
+//! generous stack (say 16 MB) as defence in depth: the reader already refuses input whose
+//! shape would make the parser recurse deeply ([`shell::MAX_LEN`], nesting limits).
+//!
 //! What the guard does not do: sandbox the code an agent runs. A test suite, a build script or
-//! a script the agent wrote may write anywhere the user can; the guard bounds what the agent
-//! itself asks for. An OS sandbox is the tool for the rest.
+//! a script the agent wrote may write anywhere the user can (or run `git push`); the guard
+//! bounds what the agent itself asks for. An OS sandbox, and a `pre-push` hook or a disabled
+//! push URL in agent worktrees, are the tools for the rest.
 
 mod argv;
 mod git;
