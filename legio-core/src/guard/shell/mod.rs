@@ -113,13 +113,13 @@ pub fn program_name(arg0: &str) -> &str {
 }
 
 /// Programs that read shell code (`-c STRING`, a script file, or standard input).
-pub const SHELLS: &[&str] = &[
+pub(crate) const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "rbash", "fish",
 ];
 
 /// The directory `dir` names, from `cwd` (`None`: unknown). Kept as written (`a/..` stays):
 /// `..` and symlinks are resolved later, the way the kernel does.
-pub fn chdir(cwd: Option<&Path>, dir: Option<&Arg>) -> Option<PathBuf> {
+pub(crate) fn chdir(cwd: Option<&Path>, dir: Option<&Arg>) -> Option<PathBuf> {
     let dir = Path::new(dir?.literal()?);
     if dir.is_absolute() {
         Some(dir.to_path_buf())
