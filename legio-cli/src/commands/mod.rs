@@ -27,8 +27,6 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
             hook::run_log(&args, ctx, out);
             Ok(())
         }
-        other @ Command::Guard(_) => Err(CliError::failure(format!(
-            "{other:?} is not implemented yet"
-        ))),
+        Command::Guard(args) => guard::run(&args, ctx, out),
     }
 }
