@@ -36,10 +36,13 @@ fn unescape(cell: &str) -> String {
     out
 }
 
+/// A home directory outside the scratch area (`/tmp`), like a real one; it need not exist.
+const HOME: &str = "/home/legio-guard-test";
+
 /// The corpus is written for a project at `/repo` and a home at `/home/dev`.
 fn relocate(text: &str, p: &Project) -> String {
     text.replace("/repo", &p.root.display().to_string())
-        .replace("/home/dev", &p.home().display().to_string())
+        .replace("/home/dev", HOME)
 }
 
 fn register(p: &Project, store: &dyn SessionStore, role: Capability, scope: &[String]) {
@@ -130,18 +133,33 @@ fn every_corpus_row_holds_through_legio_hook_pre_tool_use() {
             None => (role_cell, ""),
         };
         let role: Capability = role.parse().unwrap();
-        let scope: Vec<String> = scope.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let scope: Vec<String> = scope
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         register(&p, &store, role, &scope);
         let input = relocate(&input, &p);
-        let out = p.hook("PreToolUse", &format!("{role}-1"), &[], &payload(&p, role, tool, &input));
+        let out = p.hook(
+            "PreToolUse",
+            &format!("{role}-1"),
+            &[("HOME", HOME)],
+            &payload(&p, role, tool, &input),
+        );
         let denied = !out.trim().is_empty();
         if denied {
             let v: Value = serde_json::from_str(out.trim()).unwrap();
-            assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny", "{out}");
+            assert_eq!(
+                v["hookSpecificOutput"]["permissionDecision"], "deny",
+                "{out}"
+            );
         }
         rows += 1;
         if denied != (expect == "deny") {
-            mismatches.push(format!("{expect} {role_cell} {tool} {input:?} -> {}", out.trim()));
+            mismatches.push(format!(
+                "{expect} {role_cell} {tool} {input:?} -> {}",
+                out.trim()
+            ));
         }
     }
     assert!(rows >= 600, "the corpus has {rows} rows");
@@ -156,9 +174,20 @@ fn every_corpus_row_holds_through_legio_hook_pre_tool_use() {
 #[test]
 fn legio_guard_prints_the_hook_decision_for_a_role() {
     let p = Project::new();
-    let push = payload(&p, Capability::Builder, "Bash", "git status; git push origin main");
+    let push = payload(
+        &p,
+        Capability::Builder,
+        "Bash",
+        "git status; git push origin main",
+    );
     let out = p.run(
-        &["guard", "--capability", "builder", "--worktree", &p.root.display().to_string()],
+        &[
+            "guard",
+            "--capability",
+            "builder",
+            "--worktree",
+            &p.root.display().to_string(),
+        ],
         &[],
         Some(&push),
     );
@@ -170,11 +199,26 @@ fn legio_guard_prints_the_hook_decision_for_a_role() {
     let fine = payload(&p, Capability::Builder, "Bash", "cargo test");
     let wt = p.root.join(".legio/worktrees/builder-1");
     std::fs::create_dir_all(&wt).unwrap();
-    let out = p.run(&["guard", "--capability", "builder", "--worktree", &wt.display().to_string()], &[], Some(&fine));
+    let out = p.run(
+        &[
+            "guard",
+            "--capability",
+            "builder",
+            "--worktree",
+            &wt.display().to_string(),
+        ],
+        &[],
+        Some(&fine),
+    );
     assert!(out.status.success() && out.stdout.is_empty());
     assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "allowed");
 
-    let scout_write = payload(&p, Capability::Scout, "Write", r#"{"file_path":"/tmp/x","content":"y"}"#);
+    let scout_write = payload(
+        &p,
+        Capability::Scout,
+        "Write",
+        r#"{"file_path":"/tmp/x","content":"y"}"#,
+    );
     let out = p.run(&["guard", "--capability", "scout"], &[], Some(&scout_write));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");

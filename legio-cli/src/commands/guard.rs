@@ -53,15 +53,20 @@ pub fn run(args: &GuardArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
             None => Some("the hook payload names no tool, so the call is denied to be safe".into()),
             Some(tool) => {
                 let subject = GuardSubject {
-                    agent: agent.unwrap_or_else(|| {
-                        AgentName::new("agent").expect("a constant valid name")
-                    }),
+                    agent: agent
+                        .unwrap_or_else(|| AgentName::new("agent").expect("a constant valid name")),
                     capability,
                     worktree,
                     file_scope: args.files.clone(),
                 };
                 let root = ctx.repo_root().ok();
-                guard_decision(&subject, root, ctx.env.home.clone(), tool, &payload.tool_input_or_empty())
+                guard_decision(
+                    &subject,
+                    root,
+                    ctx.env.home.clone(),
+                    tool,
+                    &payload.tool_input_or_empty(),
+                )
             }
         },
     };

@@ -9,8 +9,8 @@ use std::io::{IsTerminal, Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use legio_core::Layout;
-use legio_core::guard::{Decision, GuardPolicy, decide};
 use legio_core::domain::agent::Capability;
+use legio_core::guard::{Decision, GuardPolicy, decide};
 use legio_core::hook::{HookEvent, HookPayload, PayloadError};
 use legio_core::layout::find_project_root;
 use legio_core::ops::hook::{self, GuardSubject, HookContext, HookRequest, ORCHESTRATOR};
