@@ -9,7 +9,7 @@ pub mod task;
 
 use crate::cli::Command;
 use crate::context::Ctx;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::output::Printer;
 
 /// Runs one command.
