@@ -140,6 +140,38 @@ impl TmuxClaude {
         );
     }
 
+    /// Presses `key` until `moved(screen)` holds: a key pressed while the program is still
+    /// drawing can be lost, so each press is given a few seconds to show before the next.
+    /// Fails the test with the last screen after `timeout`.
+    pub fn press_until(
+        &self,
+        key: &str,
+        what: &str,
+        timeout: Duration,
+        moved: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.press(key);
+            let settle = Instant::now() + Duration::from_secs(3);
+            loop {
+                let screen = self.screen();
+                if moved(&screen) {
+                    return screen;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "pressed {key} for {} s and {what} never showed; the screen shows:\n{screen}",
+                    timeout.as_secs()
+                );
+                if Instant::now() >= settle {
+                    break;
+                }
+                thread::sleep(POLL);
+            }
+        }
+    }
+
     /// Whether the program in the pane has exited.
     pub fn exited(&self) -> bool {
         let out = checked(
