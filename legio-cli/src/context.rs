@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use legio_core::config::Config;
 use legio_core::layout::find_project_root;
 use legio_core::{Layout, SystemClock};
 
 use crate::env::Env;
 use crate::error::{CliError, CliResult};
+use crate::output::Printer;
 
 /// The context of one legio invocation.
 pub struct Ctx<'a> {
@@ -61,6 +63,20 @@ impl<'a> Ctx<'a> {
         }
         Ok(layout)
     }
+}
+
+/// Loads the project's configuration, printing its warnings (unknown keys, renamed keys).
+pub fn load_config(layout: &Layout, out: &mut Printer) -> CliResult<Config> {
+    let loaded = legio_core::config::load(layout).map_err(|e| {
+        CliError::failure(e.to_string()).hint(format!(
+            "fix {} (or config.local.yaml beside it)",
+            layout.config().display()
+        ))
+    })?;
+    for w in &loaded.warnings {
+        out.warn(w.to_string());
+    }
+    Ok(loaded.config)
 }
 
 /// The error for a repository without `.legio/`.

@@ -2,6 +2,10 @@
 //! `env.rs`), picks the real implementations of the ports, runs the command, prints through a
 //! `Printer`, and maps errors to a message, hints and an exit code (0 ok, 1 failure, 2 usage).
 
+// Parts of the CLI's shared plumbing (printer modes, env fields, store openers) are used by
+// commands that are still being wired; this allowance goes when they are.
+#![allow(dead_code)]
+
 mod cli;
 mod commands;
 mod context;
@@ -24,7 +28,14 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let mut printer = output::Printer::new(cli.json, cli.quiet, env.no_color, env.force_color);
+    let color = if env.no_color {
+        anstream::ColorChoice::Never
+    } else if env.force_color {
+        anstream::ColorChoice::AlwaysAnsi
+    } else {
+        anstream::ColorChoice::Auto
+    };
+    let mut printer = output::Printer::new(cli.json, cli.quiet, color);
     let result = context::Ctx::new(&env, cli.dir.clone())
         .and_then(|mut ctx| commands::run(cli.command, &mut ctx, &mut printer));
     printer.flush();

@@ -40,14 +40,8 @@ pub struct Printer {
 
 impl Printer {
     /// A printer for the real stdout and stderr.
-    pub fn new(json: bool, quiet: bool, no_color: bool, force_color: bool) -> Self {
-        let choice = if no_color {
-            anstream::ColorChoice::Never
-        } else if force_color {
-            anstream::ColorChoice::AlwaysAnsi
-        } else {
-            anstream::ColorChoice::Auto
-        };
+    pub fn new(json: bool, quiet: bool, color: anstream::ColorChoice) -> Self {
+        let choice = color;
         Self {
             json,
             quiet,
@@ -141,9 +135,9 @@ impl Printer {
 
 /// Ends the process quietly when the reader of our output went away.
 fn guard(result: io::Result<()>) {
-    if let Err(e) = result {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if let Err(e) = result
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }

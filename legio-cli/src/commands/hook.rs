@@ -5,7 +5,7 @@
 //!
 //! `legio log tool-start|tool-end|session-end` (legio 0.1.0's hooks) lands here too.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use legio_core::Layout;
@@ -16,11 +16,57 @@ use legio_core::ops::hook::{self, GuardSubject, HookContext, HookRequest, ORCHES
 use legio_core::time::Clock;
 use serde_json::Value;
 
-use crate::cli::{HookArgs, LogArgs, LogEvent};
 use crate::context::Ctx;
 use crate::error::CliResult;
 use crate::output::Printer;
 use crate::stores;
+use clap::{Args, ValueEnum};
+
+/// `legio hook`.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The Claude Code hook event (SessionStart, UserPromptSubmit, PreToolUse, PostToolUse,
+    /// PostToolUseFailure, Stop, SessionEnd, PreCompact).
+    pub event: String,
+    /// The agent (default: $LEGIO_AGENT_NAME; without either, the hook does nothing).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// The agent to act as when neither --agent nor $LEGIO_AGENT_NAME is set (the project-root
+    /// settings use `--default-agent orchestrator` for the human's own session).
+    #[arg(long, value_name = "NAME")]
+    pub default_agent: Option<String>,
+}
+
+/// legio 0.1.0's `log` events.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogEvent {
+    /// PreToolUse.
+    ToolStart,
+    /// PostToolUse.
+    ToolEnd,
+    /// Stop (end of a turn).
+    SessionEnd,
+}
+
+/// `legio log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The event.
+    #[arg(value_enum)]
+    pub event: LogEvent,
+    /// The agent (default: $LEGIO_AGENT_NAME).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Read the hook payload from stdin.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Tool name when there is no payload.
+    #[arg(long = "tool-name")]
+    pub tool_name: Option<String>,
+    /// Transcript path when there is no payload.
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+}
 
 /// `legio hook`.
 pub fn run(args: &HookArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
@@ -40,14 +86,14 @@ pub fn run(args: &HookArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
 }
 
 /// `legio log` (compatibility).
-pub fn run_log(args: &LogArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
+pub fn run_log(args: &LogArgs, ctx: &Ctx<'_>, out: &mut Printer) {
     let event = match args.event {
         LogEvent::ToolStart => HookEvent::PreToolUse,
         LogEvent::ToolEnd => HookEvent::PostToolUse,
         LogEvent::SessionEnd => HookEvent::Stop,
     };
     let Some(agent) = args.agent.clone().or_else(|| ctx.env.agent_name.clone()) else {
-        return Ok(());
+        return;
     };
     let payload = if args.stdin {
         read_payload()
@@ -59,7 +105,6 @@ pub fn run_log(args: &LogArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
         })
     };
     handle(event, agent, payload, ctx, out);
-    Ok(())
 }
 
 fn read_payload() -> Result<HookPayload, PayloadError> {
@@ -134,8 +179,6 @@ fn handle(
         sessions: &*sessions,
         events: &*events,
         mail: &*mail,
-        describe_tool: &describe_tool,
-        redact: &redact,
     };
     let request = HookRequest {
         event,
@@ -162,22 +205,11 @@ pub fn guard(subject: &GuardSubject, tool: &str, input: &Value) -> Option<String
     None
 }
 
-fn describe_tool(tool: &str, input: &Value) -> (Option<String>, String) {
-    // Wired to legio_core::toolfilter when it lands.
-    let _ = input;
-    (None, tool.to_owned())
-}
-
-fn redact(text: &str) -> String {
-    text.to_owned()
-}
-
 /// Appends problems to `.legio/legio-errors.log` (best effort: this is the last resort).
 fn log_problems(layout: &Layout, ctx: &Ctx<'_>, problems: &[String]) {
     if problems.is_empty() {
         return;
     }
-    use std::io::Write as _;
     let now = ctx.clock.now();
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)

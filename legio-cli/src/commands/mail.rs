@@ -12,13 +12,125 @@ use legio_core::ports::{EventStore, MailFilter, PurgeCriteria, SessionStore};
 use legio_core::time::{Clock, Timestamp};
 use serde_json::json;
 
-use crate::cli::{
-    MailCheckArgs, MailCommand, MailListArgs, MailPurgeArgs, MailReplyArgs, MailSendArgs,
-};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::output::{BOLD, DIM, Printer, RED, YELLOW, paint};
 use crate::stores;
+use clap::{Args, Subcommand};
+
+/// `legio mail ...`.
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send a message (to an agent, `orchestrator`, or a group such as `@builders`).
+    Send(MailSendArgs),
+    /// Deliver unread mail: print it and mark it read.
+    Check(MailCheckArgs),
+    /// List messages, newest first.
+    List(MailListArgs),
+    /// Mark one message read.
+    Read {
+        /// The message id.
+        id: String,
+    },
+    /// Reply to a message in its thread.
+    Reply(MailReplyArgs),
+    /// Delete messages.
+    Purge(MailPurgeArgs),
+}
+
+/// `legio mail send`.
+#[derive(Debug, Args)]
+pub struct MailSendArgs {
+    /// Recipient: an agent, `orchestrator`, `human`, or `@all`, `@builders`, `@leads`, ...
+    #[arg(long)]
+    pub to: String,
+    /// Subject line.
+    #[arg(long)]
+    pub subject: String,
+    /// Body text.
+    #[arg(long)]
+    pub body: String,
+    /// Sender (default: $LEGIO_AGENT_NAME, else orchestrator).
+    #[arg(long, visible_alias = "agent")]
+    pub from: Option<String>,
+    /// Message type.
+    #[arg(long = "type", default_value = "status", value_name = "TYPE")]
+    pub mail_type: String,
+    /// low, normal, high or urgent.
+    #[arg(long, default_value = "normal")]
+    pub priority: String,
+    /// human, agent or both (default: agent for protocol types, both otherwise).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// JSON payload (protocol types).
+    #[arg(long)]
+    pub payload: Option<String>,
+}
+
+/// `legio mail check`.
+#[derive(Debug, Args)]
+pub struct MailCheckArgs {
+    /// Whose mail (default: $LEGIO_AGENT_NAME, else orchestrator).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Print in the form injected into an agent's context.
+    #[arg(long)]
+    pub inject: bool,
+    /// Only messages for this audience (others stay unread).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Do nothing if the last check of this agent was less than this many ms ago.
+    #[arg(long, value_name = "MS")]
+    pub debounce: Option<u64>,
+}
+
+/// `legio mail list`.
+#[derive(Debug, Args)]
+pub struct MailListArgs {
+    /// Only from this sender.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only to this recipient.
+    #[arg(long, visible_alias = "agent")]
+    pub to: Option<String>,
+    /// Only unread messages.
+    #[arg(long)]
+    pub unread: bool,
+    /// Only this audience.
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// At most this many (newest kept).
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+/// `legio mail reply`.
+#[derive(Debug, Args)]
+pub struct MailReplyArgs {
+    /// The message replied to.
+    pub id: String,
+    /// Body text.
+    #[arg(long)]
+    pub body: String,
+    /// Replier (default: $LEGIO_AGENT_NAME, else orchestrator).
+    #[arg(long, visible_alias = "agent")]
+    pub from: Option<String>,
+}
+
+/// `legio mail purge`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["all", "days", "agent"])))]
+pub struct MailPurgeArgs {
+    /// Every message.
+    #[arg(long)]
+    pub all: bool,
+    /// Messages older than this many days.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: Option<u32>,
+    /// Messages from or to this agent.
+    #[arg(long)]
+    pub agent: Option<String>,
+}
 
 /// Runs a mail subcommand.
 pub fn run(cmd: MailCommand, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
@@ -197,10 +309,10 @@ fn check(args: &MailCheckArgs, ctx: &Ctx<'_>, layout: &Layout, out: &mut Printer
     let agent = acting_agent(args.agent.as_deref(), ctx)?;
     let audience: Option<Audience> = args.audience.as_deref().map(parse).transpose()?;
     let now = ctx.clock.now();
-    if let Some(ms) = args.debounce {
-        if debounced(layout, &agent, ms, now) {
-            return Ok(());
-        }
+    if let Some(ms) = args.debounce
+        && debounced(layout, &agent, ms, now)
+    {
+        return Ok(());
     }
     let messages = stores::mail(layout)?.claim_unread(&agent, audience)?;
     if args.debounce.is_some() {

@@ -1,9 +1,11 @@
 //! One module per subcommand; each parses nothing (clap did) and delegates to library code.
 
-mod completions;
-mod hook;
-mod mail;
-mod task;
+pub mod completions;
+pub mod guard;
+pub mod hook;
+pub mod init;
+pub mod mail;
+pub mod task;
 
 use crate::cli::Command;
 use crate::context::Ctx;
@@ -13,12 +15,19 @@ use crate::output::Printer;
 /// Runs one command.
 pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult {
     match command {
-        Command::Completions(args) => completions::run(&args, out),
+        Command::Completions(args) => {
+            completions::run(&args, out);
+            Ok(())
+        }
+        Command::Init(args) => init::run(&args, ctx, out),
         Command::Task(cmd) => task::run(cmd, ctx, out),
         Command::Mail(cmd) => mail::run(cmd, ctx, out),
         Command::Hook(args) => hook::run(&args, ctx, out),
-        Command::Log(args) => hook::run_log(&args, ctx, out),
-        other => Err(CliError::failure(format!(
+        Command::Log(args) => {
+            hook::run_log(&args, ctx, out);
+            Ok(())
+        }
+        other @ Command::Guard(_) => Err(CliError::failure(format!(
             "{other:?} is not implemented yet"
         ))),
     }

@@ -5,16 +5,139 @@ use legio_core::domain::task::{NewTask, Task, TaskPatch, TaskStatus};
 use legio_core::ports::{TaskFilter, TaskStore};
 use legio_core::time::{Clock, format_duration_ms};
 
-use crate::cli::{TaskCommand, TaskCreateArgs, TaskListArgs, TaskStatusArg, TaskUpdateArgs};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::output::{BOLD, DIM, GREEN, Printer, YELLOW, paint};
 use crate::stores;
+use clap::{Args, Subcommand, ValueEnum};
+
+/// `legio task ...`.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Create a task.
+    Create(TaskCreateArgs),
+    /// List tasks (open ones by default).
+    List(TaskListArgs),
+    /// Show one task.
+    Show {
+        /// The task id.
+        id: String,
+    },
+    /// Change a task.
+    Update(TaskUpdateArgs),
+    /// Close a task.
+    Close {
+        /// The task id.
+        id: String,
+        /// Why it was closed.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List open tasks whose dependencies are all closed.
+    Ready {
+        /// At most this many.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+}
+
+/// `legio task create`.
+#[derive(Debug, Args)]
+pub struct TaskCreateArgs {
+    /// One-line title.
+    pub title: String,
+    /// Longer description.
+    #[arg(short, long, default_value = "")]
+    pub description: String,
+    /// 0 (highest) to 4 (lowest).
+    #[arg(short, long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub priority: u8,
+    /// Kind of task (task, bug, feature, epic, ...).
+    #[arg(short = 't', long = "type", default_value = "task")]
+    pub task_type: String,
+    /// Parent task.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// A task that must be closed first (repeatable).
+    #[arg(long = "depends-on", value_name = "ID")]
+    pub depends_on: Vec<String>,
+    /// Who works on it.
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Use this id instead of a generated one.
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+/// Task statuses on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TaskStatusArg {
+    /// Not started.
+    Open,
+    /// Someone works on it.
+    InProgress,
+    /// Waiting.
+    Blocked,
+    /// Done.
+    Closed,
+}
+
+/// `legio task list`.
+#[derive(Debug, Args)]
+pub struct TaskListArgs {
+    /// Only this status (repeatable).
+    #[arg(long, value_enum)]
+    pub status: Vec<TaskStatusArg>,
+    /// Include closed tasks.
+    #[arg(long)]
+    pub all: bool,
+    /// Only tasks of this assignee.
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Only children of this task.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// At most this many.
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+/// `legio task update`.
+#[derive(Debug, Args)]
+pub struct TaskUpdateArgs {
+    /// The task id.
+    pub id: String,
+    /// New title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New description.
+    #[arg(short, long)]
+    pub description: Option<String>,
+    /// New status.
+    #[arg(long, value_enum)]
+    pub status: Option<TaskStatusArg>,
+    /// New priority.
+    #[arg(short, long, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub priority: Option<u8>,
+    /// New assignee.
+    #[arg(long, conflicts_with = "unassign")]
+    pub assignee: Option<String>,
+    /// Clear the assignee.
+    #[arg(long)]
+    pub unassign: bool,
+    /// Add a dependency (repeatable).
+    #[arg(long = "add-dep", value_name = "ID")]
+    pub add_dep: Vec<String>,
+    /// Remove a dependency (repeatable).
+    #[arg(long = "remove-dep", value_name = "ID")]
+    pub remove_dep: Vec<String>,
+}
 
 /// Runs a task subcommand.
 pub fn run(cmd: TaskCommand, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     let layout = ctx.project()?;
-    let store = stores::tasks(&layout)?;
+    let config = crate::context::load_config(&layout, out)?;
+    let store = stores::tasks(&layout, &config.project.name)?;
     let now = ctx.clock.now();
     match cmd {
         TaskCommand::Create(args) => {
@@ -114,10 +237,10 @@ fn patch(args: TaskUpdateArgs) -> CliResult<TaskPatch> {
     if matches!(args.status, Some(TaskStatusArg::Closed)) {
         return Err(CliError::usage("use `legio task close` to close a task"));
     }
-    if let Some(t) = &args.title {
-        if t.trim().is_empty() {
-            return Err(CliError::usage("the task title is empty"));
-        }
+    if let Some(t) = &args.title
+        && t.trim().is_empty()
+    {
+        return Err(CliError::usage("the task title is empty"));
     }
     Ok(TaskPatch {
         title: args.title.map(|t| t.trim().to_owned()),

@@ -196,13 +196,15 @@ pub fn installed_events(existing: &str) -> Vec<String> {
         .filter(|(_, groups)| {
             groups.as_array().is_some_and(|l| {
                 l.iter().any(|g| {
-                    g.get("hooks").and_then(Value::as_array).is_some_and(|inner| {
-                        inner.iter().any(|h| {
-                            h.get("command")
-                                .and_then(Value::as_str)
-                                .is_some_and(is_legio_command)
+                    g.get("hooks")
+                        .and_then(Value::as_array)
+                        .is_some_and(|inner| {
+                            inner.iter().any(|h| {
+                                h.get("command")
+                                    .and_then(Value::as_str)
+                                    .is_some_and(is_legio_command)
+                            })
                         })
-                    })
                 })
             })
         })

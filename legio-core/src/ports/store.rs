@@ -61,9 +61,14 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
-    /// A uniqueness or consistency rule was violated (duplicate id, invalid reference).
+    /// A uniqueness or consistency rule was violated (duplicate id, dependency cycle, a state
+    /// change the row's current state does not allow).
     #[error("{0}")]
     Conflict(String),
+    /// A value given to the store breaks a rule of the data (blank title, priority out of
+    /// range, finishing a run as `active`). Nothing was written.
+    #[error("{0}")]
+    Invalid(String),
     /// A stored value could not be read back (a column holding text legio cannot parse).
     #[error("{} holds an unreadable value in {column}: {value:?}", path.display())]
     BadValue {
@@ -156,7 +161,7 @@ pub enum AdmissionDenied {
 }
 
 /// Result of `SessionStore::register`.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     /// The row was inserted (state `booting`).
     Admitted,
@@ -168,9 +173,12 @@ pub enum Admission {
 pub trait SessionStore {
     /// Atomically checks `limits` (and name uniqueness among active agents) and inserts the
     /// session in state `booting`, replacing any terminal (completed/zombie) row of that name.
+    /// Checks, in order: name in use, depth, max concurrent, the parent's child limit, a second
+    /// active lead on the same task. A session id already used by another agent: `Conflict`.
     fn register(&self, session: &AgentSession, limits: &AdmissionLimits) -> StoreResult<Admission>;
 
-    /// Replaces the row of `session.agent_name` wholesale (used by recovery and restarts).
+    /// Replaces the row of `session.agent_name` wholesale (used by recovery and restarts), or
+    /// inserts it. A session id already used by another agent: `Conflict`.
     fn upsert(&self, session: &AgentSession) -> StoreResult<()>;
 
     /// Deletes the row (sling rollback, worktree clean).
@@ -186,7 +194,7 @@ pub trait SessionStore {
     fn list_active(&self) -> StoreResult<Vec<AgentSession>>;
 
     /// Compare-and-swap: moves the agent to `to` only if its state is one of `from`.
-    /// Returns whether the row changed.
+    /// Returns whether the row changed (false for an unknown agent too).
     fn transition(
         &self,
         agent: &AgentName,
@@ -194,12 +202,14 @@ pub trait SessionStore {
         to: AgentState,
     ) -> StoreResult<bool>;
 
-    /// Records hook activity: sets `last_activity = at`, clears escalation, and moves
-    /// `booting` or `idle` to `working` (never touches completed or zombie rows' state).
-    /// Returns the state after the update, or `None` if no such agent.
+    /// Records hook activity: sets `last_activity = at` (never moving it backwards when hooks
+    /// race), clears escalation, and moves `booting` or `idle` to `working` (never touches
+    /// completed or zombie rows' state). One statement. Returns the state after the update, or
+    /// `None` if no such agent.
     fn record_activity(&self, agent: &AgentName, at: Timestamp) -> StoreResult<Option<AgentState>>;
 
-    /// Sets the escalation stage and when the stall began (`None` clears it).
+    /// Sets the escalation stage and when the stall began (`None` clears it). Unknown agent:
+    /// `NotFound`.
     fn set_escalation(
         &self,
         agent: &AgentName,
@@ -207,10 +217,10 @@ pub trait SessionStore {
         stalled_since: Option<Timestamp>,
     ) -> StoreResult<()>;
 
-    /// Sets the recorded process id.
+    /// Sets the recorded process id. Unknown agent: `NotFound`.
     fn set_pid(&self, agent: &AgentName, pid: Option<u32>) -> StoreResult<()>;
 
-    /// Creates a run.
+    /// Creates a run. Duplicate id: `Conflict`.
     fn create_run(&self, run: &Run) -> StoreResult<()>;
 
     /// One run.
@@ -219,10 +229,11 @@ pub trait SessionStore {
     /// Runs, newest first, optionally by status, at most `limit`.
     fn list_runs(&self, status: Option<RunStatus>, limit: Option<u32>) -> StoreResult<Vec<Run>>;
 
-    /// Adds one to a run's agent count.
+    /// Adds one to a run's agent count. Unknown run: `NotFound`.
     fn increment_run_agents(&self, id: &str) -> StoreResult<()>;
 
-    /// Completes or fails an active run; returns false if it was not active.
+    /// Completes or fails an active run; returns false if it was not active. Unknown run:
+    /// `NotFound`; `status` active: `Invalid`.
     fn finish_run(&self, id: &str, status: RunStatus, at: Timestamp) -> StoreResult<bool>;
 }
 
@@ -239,7 +250,7 @@ pub struct MailFilter {
     pub to: Option<String>,
     /// `Some(true)` unread only, `Some(false)` read only.
     pub unread: Option<bool>,
-    /// Audience.
+    /// Exactly this audience.
     pub audience: Option<Audience>,
     /// At most this many, newest kept.
     pub limit: Option<u32>,
@@ -258,12 +269,13 @@ pub struct PurgeCriteria {
 
 /// Inter-agent mail (`mail.db`).
 pub trait MailStore {
-    /// Stores a message (generating an id when none is given) and returns it.
+    /// Stores a message (generating an id when none or an empty one is given) and returns it.
+    /// An id already in use: `Conflict`.
     fn send(&self, mail: &NewMail, at: Timestamp) -> StoreResult<MailMessage>;
 
-    /// Atomically marks every unread message to `agent` (optionally only those of `audience`)
-    /// as read and returns them, oldest first. Two concurrent claims never return the same
-    /// message.
+    /// Atomically marks every unread message to `agent` (optionally only those of exactly
+    /// `audience`) as read and returns them (now read), oldest first. Two concurrent claims
+    /// never return the same message.
     fn claim_unread(
         &self,
         agent: &str,
@@ -288,7 +300,8 @@ pub trait MailStore {
     /// Marks one message read; returns whether it already was. Unknown id: `NotFound`.
     fn mark_read(&self, id: &str) -> StoreResult<bool>;
 
-    /// Deletes matching messages; returns how many (counted in the same transaction).
+    /// Deletes matching messages; returns how many (counted by the deleting statement itself).
+    /// `older_than` applies to `created_at`; `agent` matches sender or recipient.
     fn purge(&self, criteria: &PurgeCriteria) -> StoreResult<u64>;
 }
 
@@ -325,9 +338,11 @@ pub trait EventStore {
     /// Records an event; returns its id.
     fn insert(&self, event: &NewEvent) -> StoreResult<i64>;
 
-    /// Pairs a tool end with its start: finds the `tool_start` of `agent` with this
-    /// `tool_use_id` (or, without one, the newest unfinished start of `tool_name`), writes the
-    /// duration `at - start` into it, and returns `(start id, duration ms)`.
+    /// Pairs a tool end with its start: finds the unfinished `tool_start` of `agent` with this
+    /// `tool_use_id` (or, without one, the newest unfinished start of `tool_name` that was
+    /// recorded without an id: a start with an id is only ever paired by that id), writes the
+    /// duration `at - start` (0 if the clock went backwards) into it, and returns
+    /// `(start id, duration ms)`. `None` when there is no such start. Atomic.
     fn finish_tool(
         &self,
         agent: &str,
@@ -339,14 +354,14 @@ pub trait EventStore {
     /// Events matching `query`.
     fn query(&self, query: &EventQuery) -> StoreResult<Vec<StoredEvent>>;
 
-    /// Per-tool counts and durations over `tool_start` rows.
+    /// Per-tool counts and durations over `tool_start` rows, most used first.
     fn tool_stats(
         &self,
         agent: Option<&str>,
         since: Option<Timestamp>,
     ) -> StoreResult<Vec<ToolStats>>;
 
-    /// Deletes matching events; returns how many.
+    /// Deletes matching events; returns how many. `agent` matches `agent_name`.
     fn purge(&self, criteria: &PurgeCriteria) -> StoreResult<u64>;
 }
 
@@ -375,7 +390,8 @@ pub trait MetricsStore {
     /// The newest snapshot of each agent (exactly one per agent).
     fn latest_snapshots(&self) -> StoreResult<Vec<TokenSnapshot>>;
 
-    /// Deletes metrics (and snapshots) matching; returns how many rows.
+    /// Deletes metrics (and snapshots) matching; returns how many rows of both tables, in one
+    /// transaction. `older_than` applies to sessions' `started_at` and snapshots' `created_at`.
     fn purge(&self, criteria: &PurgeCriteria) -> StoreResult<u64>;
 }
 
@@ -399,7 +415,8 @@ pub trait MergeQueue {
         pre_merge_commit: &str,
     ) -> StoreResult<Option<MergeEntry>>;
 
-    /// Ends a claimed entry: `merging -> merged | conflict | failed`.
+    /// Ends a claimed entry: `merging -> merged | conflict | failed`. Unknown id: `NotFound`;
+    /// an entry that is not merging: `Conflict`; a non-final `status`: `Invalid`.
     fn finish(
         &self,
         id: i64,
@@ -408,7 +425,9 @@ pub trait MergeQueue {
         error_message: Option<&str>,
     ) -> StoreResult<()>;
 
-    /// Puts a `merging` entry back to `pending` (after recovering from a crashed merge).
+    /// Puts a `merging` entry back to `pending` (after recovering from a crashed merge),
+    /// keeping its place in the queue and clearing its claim. Unknown id: `NotFound`; an entry
+    /// that is not merging: `Conflict`.
     fn release(&self, id: i64) -> StoreResult<()>;
 
     /// Entries, oldest first, optionally of one status.
@@ -439,7 +458,8 @@ pub struct TaskFilter {
 
 /// The built-in task tracker (`tasks.db`). A `bd` adapter can implement the same port.
 pub trait TaskStore {
-    /// Creates a task; dependencies and parent must exist.
+    /// Creates a task; dependencies and parent must exist (`NotFound`). Blank title or a
+    /// priority above 4: `Invalid`; an id in use: `Conflict`.
     fn create(&self, task: &NewTask, at: Timestamp) -> StoreResult<Task>;
 
     /// One task.
@@ -451,7 +471,8 @@ pub trait TaskStore {
     /// Open tasks whose dependencies are all closed, by priority then age.
     fn ready(&self, limit: Option<u32>) -> StoreResult<Vec<Task>>;
 
-    /// Applies a patch; refuses dependency cycles.
+    /// Applies a patch; refuses dependency cycles (`Conflict`). Setting status `closed` is
+    /// `Invalid` (use `close`); setting another status on a closed task reopens it.
     fn update(&self, id: &TaskId, patch: &TaskPatch, at: Timestamp) -> StoreResult<Task>;
 
     /// Closes a task with an optional reason; closing a closed task is a no-op.
