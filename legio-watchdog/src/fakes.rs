@@ -1,6 +1,7 @@
 //! Fakes of the ports for the watchdog's tests and benchmark, and [`Fleet`], a harness that
-//! wires them: a multiplexer and a probe that count their calls, a scripted agent runtime, a
-//! respawner, and in-memory stores that refuse what SQLite would (unknown agents, ...).
+//! wires them: a multiplexer and a probe that count their calls, a scripted agent runtime and a
+//! respawner, with the real SQLite stores (in a temporary project) behind thin wrappers that
+//! count calls or inject another process's writes.
 //!
 //! Included by the crate's unit tests and, through `#[path]`, by its benchmark, so it names the
 //! crate `legio_watchdog` (the crate calls itself that in tests).
@@ -10,17 +11,18 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
 
 use legio_core::domain::agent::{AgentSession, AgentState, Capability, Run, RunStatus};
-use legio_core::domain::event::{NewEvent, StoredEvent, ToolStats};
-use legio_core::domain::mail::{MailMessage, NewMail};
+use legio_core::domain::event::StoredEvent;
+use legio_core::domain::mail::{Audience, MailMessage, NewMail};
 use legio_core::layout::Layout;
 use legio_core::names::AgentName;
 use legio_core::ops::checkpoint::{self, Checkpoint};
 use legio_core::ports::{
     Admission, AdmissionLimits, AgentRuntime, EventQuery, EventStore, LaunchContext, LaunchPlan,
     MailFilter, MailStore, Multiplexer, MuxError, MuxSession, OneShot, ProcessProbe, PurgeCriteria,
-    RuntimeError, SessionSpec, SessionStore, StoreError, StoreResult,
+    Readiness, RuntimeError, SessionSpec, SessionStore, StoreError, StoreResult,
 };
 use legio_core::time::{Clock, ManualClock, Timestamp};
+use legio_store::{SqliteEventStore, SqliteMailStore, SqliteSessionStore};
 use legio_watchdog::{Policy, Ports, RespawnError, RespawnRequest, Respawner};
 
 /// One minute in milliseconds.
@@ -104,14 +106,17 @@ impl FakeMux {
                 name: name.to_owned(),
                 pid: Some(pid),
                 running: true,
+                exit_code: None,
             },
         );
     }
 
-    pub fn set_exited(&self, name: &str) {
+    /// The session's process exits with `code`; the session stays listed.
+    pub fn set_exited(&self, name: &str, code: i32) {
         if let Some(s) = self.sessions.borrow_mut().get_mut(name) {
             s.running = false;
             s.pid = None;
+            s.exit_code = Some(code);
         }
     }
 
@@ -168,12 +173,7 @@ impl Multiplexer for FakeMux {
         }
         match self.sessions.borrow().get(name) {
             None => return Err(MuxError::NoSuchSession(name.to_owned())),
-            Some(s) if !s.running => {
-                return Err(MuxError::Failed {
-                    operation: "send-keys".into(),
-                    detail: "pane is dead".into(),
-                });
-            }
+            Some(s) if !s.running => return Err(MuxError::NotRunning(name.to_owned())),
             Some(_) => {}
         }
         self.typed
@@ -255,8 +255,8 @@ impl AgentRuntime for FakeRuntime {
         ))
     }
 
-    fn is_ready(&self, _: &str) -> bool {
-        true
+    fn readiness(&self, _: &str) -> Readiness {
+        Readiness::Ready
     }
 
     fn one_shot(&self, request: &OneShot) -> Result<String, RuntimeError> {
@@ -273,94 +273,59 @@ impl AgentRuntime for FakeRuntime {
 }
 
 // ---------------------------------------------------------------------------------------------
-// stores
+// stores: the real SQLite stores, with test levers
 // ---------------------------------------------------------------------------------------------
 
-fn no_agent(agent: &AgentName) -> StoreError {
-    StoreError::NotFound {
-        what: "agent",
-        key: agent.to_string(),
-    }
-}
+/// What another process does to `sessions.db` at a chosen moment.
+pub type Meddling = Box<dyn FnOnce(&SqliteSessionStore)>;
 
-/// `sessions.db` in memory (rows only; runs are not the watchdog's business).
-#[derive(Debug, Default)]
-pub struct MemSessions {
-    rows: RefCell<BTreeMap<String, AgentSession>>,
+/// `sessions.db` (real SQLite) with levers: a failing listing, and a write by "another
+/// process" injected right before the watchdog's next compare-and-swap.
+pub struct Sessions {
+    pub db: SqliteSessionStore,
     pub fail_list: Cell<bool>,
+    pub before_transition: RefCell<Option<Meddling>>,
 }
 
-impl MemSessions {
-    fn sorted(&self, keep: impl Fn(&AgentSession) -> bool) -> Vec<AgentSession> {
-        let mut v: Vec<AgentSession> = self
-            .rows
-            .borrow()
-            .values()
-            .filter(|r| keep(r))
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| {
-            (a.started_at, a.agent_name.as_str()).cmp(&(b.started_at, b.agent_name.as_str()))
-        });
-        v
-    }
-
-    /// Applies `f` to a row, as a hook or another process would.
+impl Sessions {
+    /// Rewrites a row, as another process would.
     pub fn edit(&self, name: &str, f: impl FnOnce(&mut AgentSession)) {
-        f(self
-            .rows
-            .borrow_mut()
-            .get_mut(name)
-            .expect("edit an existing row"));
+        let agent = AgentName::new(name).expect("valid");
+        let mut row = self.db.get(&agent).expect("get").expect("the row exists");
+        f(&mut row);
+        self.db.upsert(&row).expect("upsert");
     }
 }
 
-impl SessionStore for MemSessions {
-    fn register(&self, s: &AgentSession, _: &AdmissionLimits) -> StoreResult<Admission> {
-        let mut rows = self.rows.borrow_mut();
-        if let Some(existing) = rows.get(s.agent_name.as_str())
-            && existing.state.is_active()
-        {
-            return Ok(Admission::Denied(
-                legio_core::ports::AdmissionDenied::NameInUse {
-                    name: s.agent_name.to_string(),
-                    state: existing.state,
-                },
-            ));
-        }
-        let mut row = s.clone();
-        row.state = AgentState::Booting;
-        rows.insert(s.agent_name.to_string(), row);
-        Ok(Admission::Admitted)
+impl SessionStore for Sessions {
+    fn register(&self, s: &AgentSession, l: &AdmissionLimits) -> StoreResult<Admission> {
+        self.db.register(s, l)
     }
 
     fn upsert(&self, s: &AgentSession) -> StoreResult<()> {
-        self.rows
-            .borrow_mut()
-            .insert(s.agent_name.to_string(), s.clone());
-        Ok(())
+        self.db.upsert(s)
     }
 
     fn remove(&self, agent: &AgentName) -> StoreResult<bool> {
-        Ok(self.rows.borrow_mut().remove(agent.as_str()).is_some())
+        self.db.remove(agent)
     }
 
     fn get(&self, agent: &AgentName) -> StoreResult<Option<AgentSession>> {
-        Ok(self.rows.borrow().get(agent.as_str()).cloned())
+        self.db.get(agent)
     }
 
     fn list(&self) -> StoreResult<Vec<AgentSession>> {
         if self.fail_list.get() {
             return Err(StoreError::Busy {
-                path: "/p/.legio/sessions.db".into(),
+                path: "sessions.db".into(),
                 waited_ms: 5000,
             });
         }
-        Ok(self.sorted(|_| true))
+        self.db.list()
     }
 
     fn list_active(&self) -> StoreResult<Vec<AgentSession>> {
-        Ok(self.sorted(|r| r.state.is_active()))
+        self.db.list_active()
     }
 
     fn transition(
@@ -369,28 +334,14 @@ impl SessionStore for MemSessions {
         from: &[AgentState],
         to: AgentState,
     ) -> StoreResult<bool> {
-        let mut rows = self.rows.borrow_mut();
-        match rows.get_mut(agent.as_str()) {
-            Some(r) if from.contains(&r.state) => {
-                r.state = to;
-                Ok(true)
-            }
-            _ => Ok(false),
+        if let Some(meddle) = self.before_transition.borrow_mut().take() {
+            meddle(&self.db);
         }
+        self.db.transition(agent, from, to)
     }
 
     fn record_activity(&self, agent: &AgentName, at: Timestamp) -> StoreResult<Option<AgentState>> {
-        let mut rows = self.rows.borrow_mut();
-        let Some(r) = rows.get_mut(agent.as_str()) else {
-            return Ok(None);
-        };
-        r.last_activity = r.last_activity.max(at);
-        r.escalation_level = 0;
-        r.stalled_since = None;
-        if matches!(r.state, AgentState::Booting | AgentState::Idle) {
-            r.state = AgentState::Working;
-        }
-        Ok(Some(r.state))
+        self.db.record_activity(agent, at)
     }
 
     fn set_escalation(
@@ -399,172 +350,115 @@ impl SessionStore for MemSessions {
         level: u32,
         since: Option<Timestamp>,
     ) -> StoreResult<()> {
-        let mut rows = self.rows.borrow_mut();
-        let r = rows
-            .get_mut(agent.as_str())
-            .ok_or_else(|| no_agent(agent))?;
-        r.escalation_level = level;
-        r.stalled_since = since;
-        Ok(())
+        self.db.set_escalation(agent, level, since)
     }
 
     fn set_pid(&self, agent: &AgentName, pid: Option<u32>) -> StoreResult<()> {
-        let mut rows = self.rows.borrow_mut();
-        rows.get_mut(agent.as_str())
-            .ok_or_else(|| no_agent(agent))?
-            .pid = pid;
-        Ok(())
+        self.db.set_pid(agent, pid)
     }
 
-    fn create_run(&self, _: &Run) -> StoreResult<()> {
-        unimplemented!("runs are not used by the watchdog")
+    fn create_run(&self, run: &Run) -> StoreResult<()> {
+        self.db.create_run(run)
     }
 
-    fn get_run(&self, _: &str) -> StoreResult<Option<Run>> {
-        unimplemented!("runs are not used by the watchdog")
+    fn get_run(&self, id: &str) -> StoreResult<Option<Run>> {
+        self.db.get_run(id)
     }
 
-    fn list_runs(&self, _: Option<RunStatus>, _: Option<u32>) -> StoreResult<Vec<Run>> {
-        unimplemented!("runs are not used by the watchdog")
+    fn list_runs(&self, status: Option<RunStatus>, limit: Option<u32>) -> StoreResult<Vec<Run>> {
+        self.db.list_runs(status, limit)
     }
 
-    fn increment_run_agents(&self, _: &str) -> StoreResult<()> {
-        unimplemented!("runs are not used by the watchdog")
+    fn increment_run_agents(&self, id: &str) -> StoreResult<()> {
+        self.db.increment_run_agents(id)
     }
 
-    fn finish_run(&self, _: &str, _: RunStatus, _: Timestamp) -> StoreResult<bool> {
-        unimplemented!("runs are not used by the watchdog")
+    fn finish_run(&self, id: &str, status: RunStatus, at: Timestamp) -> StoreResult<bool> {
+        self.db.finish_run(id, status, at)
     }
 }
 
-/// `mail.db` in memory.
-#[derive(Debug, Default)]
-pub struct MemMail {
-    messages: RefCell<Vec<MailMessage>>,
+/// `mail.db` (real SQLite), counting the listings the watchdog makes.
+pub struct Mail {
+    pub db: SqliteMailStore,
     pub list_calls: Cell<usize>,
 }
 
-impl MemMail {
+impl Mail {
+    /// Every message, oldest first.
     pub fn all(&self) -> Vec<MailMessage> {
-        self.messages.borrow().clone()
+        let mut v = self.db.list(&MailFilter::default()).expect("list mail");
+        v.reverse();
+        v
     }
 
+    /// The messages to `who`, oldest first.
     pub fn to(&self, who: &str) -> Vec<MailMessage> {
         self.all().into_iter().filter(|m| m.to == who).collect()
     }
 }
 
-impl MailStore for MemMail {
+impl MailStore for Mail {
     fn send(&self, mail: &NewMail, at: Timestamp) -> StoreResult<MailMessage> {
-        let mut messages = self.messages.borrow_mut();
-        let m = MailMessage {
-            id: mail
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("msg-{:012}", messages.len())),
-            from: mail.from.clone(),
-            to: mail.to.clone(),
-            subject: mail.subject.clone(),
-            body: mail.body.clone(),
-            priority: mail.priority,
-            mail_type: mail.mail_type,
-            audience: mail.effective_audience(),
-            thread_id: mail.thread_id.clone(),
-            payload: mail.payload.clone(),
-            read: false,
-            created_at: at,
-        };
-        if messages.iter().any(|x| x.id == m.id) {
-            return Err(StoreError::Conflict(format!("message {} exists", m.id)));
-        }
-        messages.push(m.clone());
-        Ok(m)
+        self.db.send(mail, at)
     }
 
     fn claim_unread(
         &self,
         agent: &str,
-        _: Option<legio_core::domain::mail::Audience>,
+        audience: Option<Audience>,
     ) -> StoreResult<Vec<MailMessage>> {
-        let mut out = Vec::new();
-        for m in self.messages.borrow_mut().iter_mut() {
-            if m.to == agent && !m.read {
-                m.read = true;
-                out.push(m.clone());
-            }
-        }
-        Ok(out)
+        self.db.claim_unread(agent, audience)
     }
 
     fn peek_unread(&self, agent: &str) -> StoreResult<Vec<MailMessage>> {
-        Ok(self
-            .all()
-            .into_iter()
-            .filter(|m| m.to == agent && !m.read)
-            .collect())
+        self.db.peek_unread(agent)
     }
 
     fn count_unread(&self, agent: &str) -> StoreResult<u64> {
-        Ok(self.peek_unread(agent)?.len() as u64)
+        self.db.count_unread(agent)
     }
 
-    fn list(&self, f: &MailFilter) -> StoreResult<Vec<MailMessage>> {
+    fn list(&self, filter: &MailFilter) -> StoreResult<Vec<MailMessage>> {
         self.list_calls.set(self.list_calls.get() + 1);
-        let mut v: Vec<MailMessage> = self
-            .all()
-            .into_iter()
-            .filter(|m| f.from.as_ref().is_none_or(|x| &m.from == x))
-            .filter(|m| f.to.as_ref().is_none_or(|x| &m.to == x))
-            .filter(|m| f.unread.is_none_or(|u| m.read != u))
-            .filter(|m| f.audience.is_none_or(|a| m.audience == a))
-            .collect();
-        v.reverse();
-        if let Some(limit) = f.limit {
-            v.truncate(limit as usize);
-        }
-        Ok(v)
+        self.db.list(filter)
     }
 
     fn get(&self, id: &str) -> StoreResult<Option<MailMessage>> {
-        Ok(self.all().into_iter().find(|m| m.id == id))
+        self.db.get(id)
     }
 
-    fn thread(&self, _: &str) -> StoreResult<Vec<MailMessage>> {
-        unimplemented!("threads are not used by the watchdog")
+    fn thread(&self, thread_id: &str) -> StoreResult<Vec<MailMessage>> {
+        self.db.thread(thread_id)
     }
 
     fn mark_read(&self, id: &str) -> StoreResult<bool> {
-        let mut messages = self.messages.borrow_mut();
-        let m = messages
-            .iter_mut()
-            .find(|m| m.id == id)
-            .ok_or_else(|| StoreError::NotFound {
-                what: "message",
-                key: id.to_owned(),
-            })?;
-        let was = m.read;
-        m.read = true;
-        Ok(was)
+        self.db.mark_read(id)
     }
 
-    fn purge(&self, _: &PurgeCriteria) -> StoreResult<u64> {
-        unimplemented!("purge is not used by the watchdog")
+    fn purge(&self, criteria: &PurgeCriteria) -> StoreResult<u64> {
+        self.db.purge(criteria)
     }
 }
 
-/// `events.db` in memory.
-#[derive(Debug, Default)]
-pub struct MemEvents {
-    events: RefCell<Vec<StoredEvent>>,
+/// `events.db` (real SQLite) with readers for assertions.
+pub struct Events {
+    pub db: SqliteEventStore,
 }
 
-impl MemEvents {
+impl Events {
+    /// Every event, oldest first.
     pub fn all(&self) -> Vec<StoredEvent> {
-        self.events.borrow().clone()
+        self.db
+            .query(&EventQuery {
+                oldest_first: true,
+                ..EventQuery::default()
+            })
+            .expect("query events")
     }
 
     pub fn len(&self) -> usize {
-        self.events.borrow().len()
+        self.all().len()
     }
 
     /// The `data.type` (custom events) or event type of each event of `agent`, in order.
@@ -597,62 +491,6 @@ impl MemEvents {
     }
 }
 
-impl EventStore for MemEvents {
-    fn insert(&self, e: &NewEvent) -> StoreResult<i64> {
-        let mut events = self.events.borrow_mut();
-        let id = events.len() as i64 + 1;
-        if let Some(data) = &e.data {
-            serde_json::from_str::<serde_json::Value>(data)
-                .map_err(|err| StoreError::Conflict(format!("event data is not JSON: {err}")))?;
-        }
-        events.push(StoredEvent {
-            id,
-            run_id: e.run_id.clone(),
-            agent_name: e.agent_name.clone(),
-            session_id: e.session_id.clone(),
-            event_type: e.event_type.as_str().to_owned(),
-            tool_name: e.tool_name.clone(),
-            tool_args: e.tool_args.clone(),
-            tool_duration_ms: e.tool_duration_ms,
-            level: e.level,
-            data: e.data.clone(),
-            created_at: e.created_at,
-        });
-        Ok(id)
-    }
-
-    fn finish_tool(
-        &self,
-        _: &str,
-        _: Option<&str>,
-        _: &str,
-        _: Timestamp,
-    ) -> StoreResult<Option<(i64, i64)>> {
-        unimplemented!("tool pairing is not used by the watchdog")
-    }
-
-    fn query(&self, q: &EventQuery) -> StoreResult<Vec<StoredEvent>> {
-        let mut v: Vec<StoredEvent> = self
-            .all()
-            .into_iter()
-            .filter(|e| q.agents.is_empty() || q.agents.contains(&e.agent_name))
-            .collect();
-        v.reverse();
-        if let Some(limit) = q.limit {
-            v.truncate(limit as usize);
-        }
-        Ok(v)
-    }
-
-    fn tool_stats(&self, _: Option<&str>, _: Option<Timestamp>) -> StoreResult<Vec<ToolStats>> {
-        unimplemented!("tool stats are not used by the watchdog")
-    }
-
-    fn purge(&self, _: &PurgeCriteria) -> StoreResult<u64> {
-        unimplemented!("purge is not used by the watchdog")
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // the harness
 // ---------------------------------------------------------------------------------------------
@@ -674,9 +512,9 @@ pub struct Fleet {
     pub dir: tempfile::TempDir,
     pub layout: Layout,
     pub clock: ManualClock,
-    pub sessions: MemSessions,
-    pub mail: MemMail,
-    pub events: MemEvents,
+    pub sessions: Sessions,
+    pub mail: Mail,
+    pub events: Events,
     pub mux: FakeMux,
     pub probe: FakeProbe,
     pub runtime: FakeRuntime,
@@ -701,12 +539,21 @@ impl Fleet {
         let layout = Layout::new(dir.path());
         std::fs::create_dir_all(layout.legio_dir()).expect("create .legio");
         Self {
+            sessions: Sessions {
+                db: SqliteSessionStore::open_in(&layout).expect("open sessions.db"),
+                fail_list: Cell::new(false),
+                before_transition: RefCell::new(None),
+            },
+            mail: Mail {
+                db: SqliteMailStore::open_in(&layout).expect("open mail.db"),
+                list_calls: Cell::new(0),
+            },
+            events: Events {
+                db: SqliteEventStore::open_in(&layout).expect("open events.db"),
+            },
             dir,
             layout,
             clock: ManualClock::at(at(0)),
-            sessions: MemSessions::default(),
-            mail: MemMail::default(),
-            events: MemEvents::default(),
             mux: FakeMux::default(),
             probe: FakeProbe::default(),
             runtime: FakeRuntime::default(),
@@ -725,7 +572,7 @@ impl Fleet {
             clock: &self.clock,
             sessions: &self.sessions,
             mail: &self.mail,
-            events: &self.events,
+            events: &self.events.db,
             mux: &self.mux,
             probe: &self.probe,
             triage: self
@@ -758,10 +605,10 @@ impl Fleet {
             .expect("the row exists")
     }
 
-    /// The agent's process exits; its session stays listed as exited.
+    /// The agent's process exits (code 1); its session stays listed as exited.
     pub fn exit_process(&self, name: &str) {
         let row = self.row(name);
-        self.mux.set_exited(&row.tmux_session);
+        self.mux.set_exited(&row.tmux_session, 1);
         if let Some(pid) = row.pid {
             self.probe.alive.borrow_mut().remove(&pid);
         }

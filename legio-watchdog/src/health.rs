@@ -20,7 +20,10 @@ pub enum Presence {
     /// Not listed: the session is gone.
     Gone,
     /// Listed, but the process in it has exited.
-    Exited,
+    Exited {
+        /// Its exit code, when the multiplexer knows it.
+        exit_code: Option<i32>,
+    },
     /// Listed and its process runs.
     Running,
 }
@@ -45,7 +48,10 @@ pub enum DeathCause {
     /// Its session is no longer listed.
     SessionGone,
     /// Its session is listed but the process in it has exited.
-    ProcessExited,
+    ProcessExited {
+        /// Its exit code, when known.
+        exit_code: Option<i32>,
+    },
     /// Its recorded process is dead although the session runs (the shell outlived the agent).
     PidDead {
         /// The recorded pid.
@@ -78,7 +84,7 @@ impl DeathCause {
     pub const fn code(&self) -> &'static str {
         match self {
             Self::SessionGone => "session_gone",
-            Self::ProcessExited => "process_exited",
+            Self::ProcessExited { .. } => "process_exited",
             Self::PidDead { .. } => "pid_dead",
             Self::BootTimeout { .. } => "boot_timeout",
             Self::Stalled { .. } => "stalled",
@@ -102,7 +108,10 @@ impl fmt::Display for DeathCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SessionGone => f.write_str("its session is gone"),
-            Self::ProcessExited => f.write_str("its process exited"),
+            Self::ProcessExited { exit_code: None } => f.write_str("its process exited"),
+            Self::ProcessExited {
+                exit_code: Some(code),
+            } => write!(f, "its process exited (code {code})"),
             Self::PidDead { pid } => write!(
                 f,
                 "its process (pid {pid}) is dead although its session remains"
@@ -174,7 +183,9 @@ pub fn evaluate(
     }
     match observed.presence {
         Presence::Gone => return Verdict::Dead(DeathCause::SessionGone),
-        Presence::Exited => return Verdict::Dead(DeathCause::ProcessExited),
+        Presence::Exited { exit_code } => {
+            return Verdict::Dead(DeathCause::ProcessExited { exit_code });
+        }
         Presence::Running => {}
     }
     if let (Some(false), Some(pid)) = (observed.pid_alive, session.pid) {
@@ -258,7 +269,7 @@ mod tests {
         let s = session("b1", Capability::Builder, AgentState::Completed);
         for o in [
             with(Presence::Gone, None),
-            with(Presence::Exited, Some(false)),
+            with(Presence::Exited { exit_code: Some(0) }, Some(false)),
             running(),
         ] {
             check(&s, &o, 100 * MIN, &Verdict::Finished);
@@ -277,9 +288,9 @@ mod tests {
             );
             check(
                 &s,
-                &with(Presence::Exited, None),
+                &with(Presence::Exited { exit_code: Some(2) }, None),
                 1,
-                &Verdict::Dead(DeathCause::ProcessExited),
+                &Verdict::Dead(DeathCause::ProcessExited { exit_code: Some(2) }),
             );
             check(
                 &s,
@@ -313,7 +324,12 @@ mod tests {
         let s = session("b1", Capability::Builder, AgentState::Zombie);
         check(&s, &running(), 1, &Verdict::Investigate);
         check(&s, &with(Presence::Gone, None), 1, &Verdict::Buried);
-        check(&s, &with(Presence::Exited, None), 1, &Verdict::Buried);
+        check(
+            &s,
+            &with(Presence::Exited { exit_code: None }, None),
+            1,
+            &Verdict::Buried,
+        );
     }
 
     #[test]

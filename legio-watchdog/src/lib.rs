@@ -10,12 +10,17 @@
 //! - [`Watchdog::tick`]: one pass over the fleet with one multiplexer listing and one batch of
 //!   pid checks, acting on each verdict; compare-and-swap state transitions only, and each dead
 //!   agent handled once.
+//! - [`daemon`]: one daemon per project (a lock on `.legio/watchdog.pid`) and the tick loop.
+//!
+//! Tests: `cargo test -p legio-watchdog` (fakes of the multiplexer, probe, runtime and
+//! respawner; the real SQLite stores). Benchmark: `cargo bench -p legio-watchdog --bench tick`.
 //!
 //! Architecture invariant: the tick is written against legio-core's ports; it never calls tmux,
 //! git or SQLite directly and never prints. It only acts on sessions the multiplexer lists,
 //! which are the sessions legio created on its own socket.
 
 mod act;
+pub mod daemon;
 mod death;
 mod error;
 pub mod escalation;

@@ -283,7 +283,7 @@ mod tests {
             pending_work: "write tests".into(),
             mulch_domains: vec![],
         };
-        let p = recovery_prompt(&s, &cp, &DeathCause::ProcessExited);
+        let p = recovery_prompt(&s, &cp, &DeathCause::ProcessExited { exit_code: None });
         for part in [
             "restarted by the legio watchdog because your previous session died (its process exited)",
             "/p/.legio/worktrees/builder-1 on your branch legio/builder-1/t-1",

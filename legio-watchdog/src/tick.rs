@@ -180,7 +180,9 @@ impl Watchdog {
             .map(|r| match by_name.get(r.tmux_session.as_str()) {
                 None => Presence::Gone,
                 Some(s) if s.running => Presence::Running,
-                Some(_) => Presence::Exited,
+                Some(s) => Presence::Exited {
+                    exit_code: s.exit_code,
+                },
             })
             .collect();
         // Only active agents whose session runs need their pid checked.

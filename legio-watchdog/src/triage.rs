@@ -213,6 +213,7 @@ pub fn ask(
     let answer = runtime.one_shot(&OneShot {
         prompt,
         cwd: cwd.to_path_buf(),
+        model: None,
         timeout,
     })?;
     parse(&answer)

@@ -1,13 +1,11 @@
 //! Dead, finished and zombie agents.
 
-use std::cell::RefCell;
-
 use legio_core::domain::mail::{MailType, Priority, WorkerDiedPayload};
 use legio_core::ports::SessionStore;
 use legio_core::{AgentName, AgentState, Capability};
 
 use super::{builder, lines, only_action, tick};
-use crate::fakes::{Fleet, MIN, MemSessions, session, watchdog};
+use crate::fakes::{Fleet, MIN, session, watchdog};
 use crate::health::DeathCause;
 use crate::recovery::attempts;
 use crate::report::{Action, SessionEnd};
@@ -25,7 +23,7 @@ fn an_agent_whose_process_exited_is_marked_zombie_once_and_never_handled_again()
         report.actions[0],
         Action::Died {
             agent: AgentName::new("b1").unwrap(),
-            cause: DeathCause::ProcessExited,
+            cause: DeathCause::ProcessExited { exit_code: Some(1) },
             session: SessionEnd::Ended,
         }
     );
@@ -176,96 +174,6 @@ fn a_zombie_whose_process_runs_is_reported_once_and_never_killed() {
     assert_eq!(fleet.row("b1").state, AgentState::Zombie);
 }
 
-/// A session store where another process acts right before the watchdog's next write.
-struct Racing<'a> {
-    inner: &'a MemSessions,
-    before_transition: RefCell<Option<Meddling<'a>>>,
-}
-
-/// What the other process does.
-type Meddling<'a> = Box<dyn FnOnce(&MemSessions) + 'a>;
-
-impl SessionStore for Racing<'_> {
-    fn register(
-        &self,
-        s: &legio_core::AgentSession,
-        l: &legio_core::ports::AdmissionLimits,
-    ) -> legio_core::ports::StoreResult<legio_core::ports::Admission> {
-        self.inner.register(s, l)
-    }
-    fn upsert(&self, s: &legio_core::AgentSession) -> legio_core::ports::StoreResult<()> {
-        self.inner.upsert(s)
-    }
-    fn remove(&self, a: &AgentName) -> legio_core::ports::StoreResult<bool> {
-        self.inner.remove(a)
-    }
-    fn get(
-        &self,
-        a: &AgentName,
-    ) -> legio_core::ports::StoreResult<Option<legio_core::AgentSession>> {
-        self.inner.get(a)
-    }
-    fn list(&self) -> legio_core::ports::StoreResult<Vec<legio_core::AgentSession>> {
-        self.inner.list()
-    }
-    fn list_active(&self) -> legio_core::ports::StoreResult<Vec<legio_core::AgentSession>> {
-        self.inner.list_active()
-    }
-    fn transition(
-        &self,
-        a: &AgentName,
-        from: &[AgentState],
-        to: AgentState,
-    ) -> legio_core::ports::StoreResult<bool> {
-        if let Some(f) = self.before_transition.borrow_mut().take() {
-            f(self.inner);
-        }
-        self.inner.transition(a, from, to)
-    }
-    fn record_activity(
-        &self,
-        a: &AgentName,
-        at: legio_core::Timestamp,
-    ) -> legio_core::ports::StoreResult<Option<AgentState>> {
-        self.inner.record_activity(a, at)
-    }
-    fn set_escalation(
-        &self,
-        a: &AgentName,
-        level: u32,
-        since: Option<legio_core::Timestamp>,
-    ) -> legio_core::ports::StoreResult<()> {
-        self.inner.set_escalation(a, level, since)
-    }
-    fn set_pid(&self, a: &AgentName, pid: Option<u32>) -> legio_core::ports::StoreResult<()> {
-        self.inner.set_pid(a, pid)
-    }
-    fn create_run(&self, r: &legio_core::Run) -> legio_core::ports::StoreResult<()> {
-        self.inner.create_run(r)
-    }
-    fn get_run(&self, id: &str) -> legio_core::ports::StoreResult<Option<legio_core::Run>> {
-        self.inner.get_run(id)
-    }
-    fn list_runs(
-        &self,
-        s: Option<legio_core::RunStatus>,
-        l: Option<u32>,
-    ) -> legio_core::ports::StoreResult<Vec<legio_core::Run>> {
-        self.inner.list_runs(s, l)
-    }
-    fn increment_run_agents(&self, id: &str) -> legio_core::ports::StoreResult<()> {
-        self.inner.increment_run_agents(id)
-    }
-    fn finish_run(
-        &self,
-        id: &str,
-        s: legio_core::RunStatus,
-        at: legio_core::Timestamp,
-    ) -> legio_core::ports::StoreResult<bool> {
-        self.inner.finish_run(id, s, at)
-    }
-}
-
 #[test]
 fn the_tick_that_loses_the_compare_and_swap_does_nothing() {
     let fleet = Fleet::new();
@@ -274,17 +182,14 @@ fn the_tick_that_loses_the_compare_and_swap_does_nothing() {
     fleet.checkpoint("b1");
     fleet.exit_process("b1");
     // The agent reports completion between the watchdog's read and its write.
-    let racing = Racing {
-        inner: &fleet.sessions,
-        before_transition: RefCell::new(Some(Box::new(|s: &MemSessions| {
-            s.edit("b1", |r| r.state = AgentState::Completed);
-        }))),
-    };
-    let ports = crate::Ports {
-        sessions: &racing,
-        ..fleet.ports()
-    };
-    let report = wd.tick(&ports).unwrap();
+    *fleet.sessions.before_transition.borrow_mut() = Some(Box::new(|db| {
+        let b1 = AgentName::new("b1").unwrap();
+        assert!(
+            db.transition(&b1, &[AgentState::Working], AgentState::Completed)
+                .unwrap()
+        );
+    }));
+    let report = tick(&fleet, &mut wd);
     assert!(report.actions.is_empty(), "{:#?}", lines(&report));
     assert_eq!(fleet.row("b1").state, AgentState::Completed);
     assert!(fleet.mail.all().is_empty());

@@ -263,8 +263,8 @@ impl legio_core::ports::AgentRuntime for MovingRuntime<'_> {
     ) -> Result<legio_core::ports::LaunchPlan, legio_core::ports::RuntimeError> {
         unimplemented!()
     }
-    fn is_ready(&self, _: &str) -> bool {
-        true
+    fn readiness(&self, _: &str) -> legio_core::ports::Readiness {
+        legio_core::ports::Readiness::Ready
     }
     fn one_shot(
         &self,

@@ -6,7 +6,7 @@ use legio_core::ports::MailStore;
 use legio_core::{AgentState, Capability};
 
 use super::tick;
-use crate::fakes::{Fleet, MIN, session, watchdog};
+use crate::fakes::{Fleet, session, watchdog};
 
 /// A fleet of `n` agents in every state: working, idle, booting, completed, zombie (dead and
 /// alive), persistent roles, some with a dead process.
@@ -76,8 +76,9 @@ fn a_fleet_of_finished_agents_costs_no_listing() {
     assert_eq!(fleet.probe.batches.get(), 0);
 }
 
+/// 1,000 steady ticks here (debug build, real SQLite); the benchmark runs 10,000 in release.
 #[test]
-fn memory_and_records_stay_flat_over_10_000_ticks() {
+fn memory_and_records_stay_flat_over_a_thousand_ticks() {
     let fleet = mixed_fleet(64);
     let mut wd = watchdog(true);
     // Let every ladder run to its end: stalled agents die, idle ones are nudged and escalated.
@@ -89,7 +90,7 @@ fn memory_and_records_stay_flat_over_10_000_ticks() {
     let mails = fleet.mail.all().len();
     let remembered = wd.remembered();
     assert!(remembered <= 64, "{remembered}");
-    for _ in 0..10_000 {
+    for _ in 0..1_000 {
         let report = tick(&fleet, &mut wd);
         assert!(report.actions.is_empty(), "{:?}", report.actions);
         fleet.advance(30_000);
@@ -101,6 +102,5 @@ fn memory_and_records_stay_flat_over_10_000_ticks() {
         remembered,
         "the watchdog's memory does not grow"
     );
-    assert!(fleet.mux.calls.get().list >= 10_000);
-    let _ = MIN;
+    assert_eq!(fleet.mux.calls.get().list, 1_100);
 }
