@@ -38,13 +38,25 @@ fn main() {
     seed(&root);
     let root_s = root.display().to_string();
     let cases: Vec<(&str, Vec<String>)> = vec![
-        ("sqlite3 :memory: 'select 1' (baseline)", vec!["baseline".into()]),
+        (
+            "sqlite3 :memory: 'select 1' (baseline)",
+            vec!["baseline".into()],
+        ),
         ("legio --version", vec!["version".into()]),
-        ("legio hook PreToolUse (Bash)", vec!["hook".into(), root_s.clone(), "PreToolUse".into()]),
-        ("legio hook PostToolUse (Bash)", vec!["hook".into(), root_s.clone(), "PostToolUse".into()]),
+        (
+            "legio hook PreToolUse (Bash)",
+            vec!["hook".into(), root_s.clone(), "PreToolUse".into()],
+        ),
+        (
+            "legio hook PostToolUse (Bash)",
+            vec!["hook".into(), root_s.clone(), "PostToolUse".into()],
+        ),
     ];
     println!("{ITERATIONS} runs each; wall time per process and peak resident memory\n");
-    println!("{:<42} {:>10} {:>10} {:>10} {:>9}", "command", "median", "p90", "peak RSS", "vs base");
+    println!(
+        "{:<42} {:>10} {:>10} {:>10} {:>9}",
+        "command", "median", "p90", "peak RSS", "vs base"
+    );
     let mut baseline = None;
     for (label, child_args) in cases {
         let out = Command::new(std::env::current_exe().unwrap())
@@ -54,11 +66,18 @@ fn main() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
-            println!("{label:<42} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            println!(
+                "{label:<42} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
             continue;
         }
         let mut parts = text.split_whitespace().map(|v| v.parse::<f64>().unwrap());
-        let (median, p90, rss_kb) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let (median, p90, rss_kb) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
         let base = *baseline.get_or_insert(median);
         println!(
             "{label:<42} {:>8.2}ms {:>8.2}ms {:>7.1}MB {:>8.1}x",
@@ -68,7 +87,9 @@ fn main() {
             median / base
         );
     }
-    println!("\ntargets: each hook event < 5 ms median and < 15 MB peak (legio 0.1.0: ~400 ms, ~97 MB)");
+    println!(
+        "\ntargets: each hook event < 5 ms median and < 15 MB peak (legio 0.1.0: ~400 ms, ~97 MB)"
+    );
 }
 
 /// Runs one command `ITERATIONS` times; prints `median_us p90_us peak_rss_kb`.
@@ -96,7 +117,8 @@ fn child(args: &[String]) {
         times.push(started.elapsed().as_micros() as f64);
     }
     times.sort_by(f64::total_cmp);
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
     println!(
         "{} {} {}",
         times[times.len() / 2],
@@ -107,10 +129,19 @@ fn child(args: &[String]) {
 
 fn run(cmd: &mut Command, stdin: Option<&str>) {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = cmd.spawn().unwrap();
     if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     assert!(child.wait().unwrap().success());
 }
@@ -118,11 +149,38 @@ fn run(cmd: &mut Command, stdin: Option<&str>) {
 fn seed(root: &Path) {
     std::fs::create_dir_all(root).unwrap();
     let git = |args: &[&str]| {
-        assert!(Command::new("git").args(args).current_dir(root).env("GIT_CONFIG_GLOBAL", "/dev/null").output().unwrap().status.success());
+        assert!(
+            Command::new("git")
+                .args(args)
+                .current_dir(root)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
     };
     git(&["init", "-q", "-b", "main"]);
-    git(&["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "--allow-empty", "-m", "init"]);
-    assert!(Command::new(legio()).arg("init").current_dir(root).output().unwrap().status.success());
+    git(&[
+        "-c",
+        "user.name=b",
+        "-c",
+        "user.email=b@b",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "init",
+    ]);
+    assert!(
+        Command::new(legio())
+            .arg("init")
+            .current_dir(root)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     let layout = Layout::new(root);
     let now = Timestamp::from_millis(1_700_000_000_000);
     let sessions = legio_store::SqliteSessionStore::open_in(&layout).unwrap();
@@ -153,13 +211,25 @@ fn seed(root: &Path) {
         .unwrap();
     let mail = legio_store::SqliteMailStore::open_in(&layout).unwrap();
     for i in 0..10_000 {
-        let to = if i % 10 == 0 { "builder-1" } else { "someone-else" };
-        mail.send(&NewMail::new("lead-1", to, MailType::Status, format!("m{i}"), "body"), now).unwrap();
+        let to = if i % 10 == 0 {
+            "builder-1"
+        } else {
+            "someone-else"
+        };
+        mail.send(
+            &NewMail::new("lead-1", to, MailType::Status, format!("m{i}"), "body"),
+            now,
+        )
+        .unwrap();
     }
     mail.claim_unread("builder-1", None).unwrap();
     let events = legio_store::SqliteEventStore::open_in(&layout).unwrap();
     for i in 0..100_000_i64 {
-        let mut e = NewEvent::new(if i % 4 == 0 { "builder-1" } else { "other" }, EventType::ToolStart, now.plus_millis(i));
+        let mut e = NewEvent::new(
+            if i % 4 == 0 { "builder-1" } else { "other" },
+            EventType::ToolStart,
+            now.plus_millis(i),
+        );
         e.tool_name = Some("Bash".into());
         e.tool_args = Some(r#"{"command":"cargo test"}"#.into());
         events.insert(&e).unwrap();
