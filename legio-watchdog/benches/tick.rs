@@ -1,7 +1,9 @@
 //! The cost of a watchdog tick over 500 registered agents, with a fake multiplexer and probe
 //! that count their calls and the real SQLite stores: the median tick, how much of it is
 //! reading `sessions.db`, the number of multiplexer and probe calls per tick (must be 1 each),
-//! and memory over 10,000 ticks.
+//! and memory over 10,000 ticks. Then the same over 50 agents in real tmux sessions on a
+//! private socket, with the real process probe, counting every tmux call (skipped, saying so,
+//! when tmux is not installed).
 //!
 //! Run: `cargo bench -p legio-watchdog --bench tick`
 
@@ -10,14 +12,17 @@ mod fakes;
 
 use std::time::{Duration, Instant};
 
-use legio_core::ports::SessionStore;
+use legio_core::ports::{Multiplexer, SessionSpec, SessionStore};
 use legio_core::{AgentState, Capability};
+use legio_tmux::{ProcfsProbe, TmuxConfig, TmuxMultiplexer};
 
-use fakes::{Fleet, session, watchdog};
+use fakes::{CountingMux, Fleet, session, watchdog};
 
 const AGENTS: usize = 500;
 const TIMED_TICKS: usize = 2_000;
 const LONG_RUN: usize = 10_000;
+const TMUX_AGENTS: usize = 50;
+const TMUX_TICKS: usize = 200;
 
 fn fleet() -> Fleet {
     let fleet = Fleet::new();
@@ -130,4 +135,67 @@ fn main() {
             rss.map_or_else(|| "n/a".to_owned(), |k| format!("{k} KiB"))
         );
     }
+    real_tmux();
+}
+
+/// Ticks over agents in real tmux sessions.
+fn real_tmux() {
+    let fleet = Fleet::new();
+    let tmux = TmuxMultiplexer::new("bench", fleet.layout.root(), TmuxConfig::default());
+    let mut rows = Vec::new();
+    for i in 0..TMUX_AGENTS {
+        let name = format!("agent-{i}");
+        let spec = SessionSpec {
+            name: format!("legio-bench-{name}"),
+            cwd: fleet.layout.root().to_path_buf(),
+            argv: vec!["sleep".into(), "3600".into()],
+            env: vec![],
+            env_remove: vec![],
+            log_path: None,
+        };
+        let created = match tmux.create(&spec) {
+            Ok(s) => s,
+            Err(e) => {
+                println!("real tmux: skipped ({e})");
+                let _ = tmux.kill_server();
+                return;
+            }
+        };
+        let mut s = session(&name, Capability::Builder, AgentState::Working);
+        s.tmux_session = spec.name;
+        s.pid = created.pid;
+        rows.push(s);
+    }
+    for row in &rows {
+        fleet.sessions.upsert(row).expect("upsert");
+    }
+    let counting = CountingMux::new(&tmux);
+    let probe = ProcfsProbe;
+    let ports = legio_watchdog::Ports {
+        mux: &counting,
+        probe: &probe,
+        ..fleet.ports()
+    };
+    let mut wd = watchdog(false);
+    let mut times = Vec::with_capacity(TMUX_TICKS);
+    for _ in 0..TMUX_TICKS {
+        let start = Instant::now();
+        let report = wd.tick(&ports).expect("tick");
+        times.push(start.elapsed());
+        assert!(report.actions.is_empty(), "{:?}", report.actions);
+    }
+    times.sort();
+    println!("watchdog tick over {TMUX_AGENTS} agents in real tmux sessions, {TMUX_TICKS} ticks:");
+    println!(
+        "  median {:?}   p90 {:?}   max {:?}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.9),
+        times[times.len() - 1]
+    );
+    println!(
+        "  tmux calls per tick: {} (listings: {})",
+        counting.calls.get() as f64 / TMUX_TICKS as f64,
+        counting.lists.get() as f64 / TMUX_TICKS as f64
+    );
+    tmux.kill_server().expect("stop the bench's tmux server");
 }

@@ -204,6 +204,64 @@ impl Multiplexer for FakeMux {
     }
 }
 
+/// A real multiplexer behind a counter of every call made to it.
+pub struct CountingMux<'a> {
+    pub inner: &'a dyn Multiplexer,
+    pub calls: Cell<usize>,
+    pub lists: Cell<usize>,
+}
+
+impl<'a> CountingMux<'a> {
+    pub fn new(inner: &'a dyn Multiplexer) -> Self {
+        Self {
+            inner,
+            calls: Cell::new(0),
+            lists: Cell::new(0),
+        }
+    }
+
+    fn count(&self) {
+        self.calls.set(self.calls.get() + 1);
+    }
+}
+
+impl Multiplexer for CountingMux<'_> {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    fn create(&self, spec: &SessionSpec) -> Result<MuxSession, MuxError> {
+        self.count();
+        self.inner.create(spec)
+    }
+
+    fn list(&self) -> Result<Vec<MuxSession>, MuxError> {
+        self.count();
+        self.lists.set(self.lists.get() + 1);
+        self.inner.list()
+    }
+
+    fn get(&self, name: &str) -> Result<Option<MuxSession>, MuxError> {
+        self.count();
+        self.inner.get(name)
+    }
+
+    fn send_text(&self, name: &str, text: &str) -> Result<(), MuxError> {
+        self.count();
+        self.inner.send_text(name, text)
+    }
+
+    fn capture(&self, name: &str, lines: usize) -> Result<String, MuxError> {
+        self.count();
+        self.inner.capture(name, lines)
+    }
+
+    fn kill(&self, name: &str) -> Result<(), MuxError> {
+        self.count();
+        self.inner.kill(name)
+    }
+}
+
 /// A probe answering from a set of live pids.
 #[derive(Debug, Default)]
 pub struct FakeProbe {

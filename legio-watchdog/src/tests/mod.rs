@@ -6,6 +6,7 @@ mod ladder;
 mod mail;
 mod recovery;
 mod scale;
+mod texts;
 
 use legio_core::{AgentSession, AgentState, Capability};
 
