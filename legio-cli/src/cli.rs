@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{completions, guard, hook, init, mail, task};
+use crate::commands::{completions, guard, hook, init, mail, task, watch};
 
 /// legio: a fleet of coding agents working on one repository.
 #[derive(Debug, Parser)]
@@ -51,6 +51,8 @@ pub enum Command {
     Log(hook::LogArgs),
     /// Print the decision the PreToolUse guard makes for a payload on stdin.
     Guard(guard::GuardArgs),
+    /// Watch the fleet: find dead and stalled agents, escalate, recover (the watchdog daemon).
+    Watch(watch::WatchArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }

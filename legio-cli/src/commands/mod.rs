@@ -6,6 +6,7 @@ pub mod hook;
 pub mod init;
 pub mod mail;
 pub mod task;
+pub mod watch;
 
 use crate::cli::Command;
 use crate::context::Ctx;
@@ -23,6 +24,7 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
         Command::Task(cmd) => task::run(cmd, ctx, out),
         Command::Mail(cmd) => mail::run(cmd, ctx, out),
         Command::Hook(args) => hook::run(&args, ctx, out),
+        Command::Watch(args) => watch::run(&args, ctx, out),
         Command::Log(args) => {
             hook::run_log(&args, ctx, out);
             Ok(())
