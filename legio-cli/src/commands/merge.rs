@@ -12,6 +12,7 @@
 //! nothing (no recovery, no queueing) and exits 1 when a branch could not be merged by any
 //! enabled tier.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use clap::Args;
@@ -184,6 +185,7 @@ fn pause_at(failpoint: Option<Phase>, phase: Phase) {
 }
 
 /// A merge engine error as the user sees it.
+#[allow(clippy::needless_pass_by_value)] // by value so that it reads `.map_err(merge_error)`
 fn merge_error(e: MergeError) -> CliError {
     let hint = match &e {
         MergeError::Lock(_) => Some("run it again later, or wait longer with --wait SECONDS"),
@@ -248,22 +250,22 @@ fn merge(
         print_recovery(r, t, out);
     }
     recovered.extend(run.recovered.iter().cloned());
-    let (total, merged) = (run.entries.len(), run.merged_count());
-    let failed = total - merged;
+    let (total, succeeded) = (run.entries.len(), run.merged_count());
+    let failed = total - succeeded;
     if out.json_mode() {
         out.json(&json!({
             "target": target,
             "recovered": recovered,
             "results": books.results,
             "count": total,
-            "successCount": merged,
+            "successCount": succeeded,
             "failCount": failed,
         }))?;
     } else if total == 0 {
         out.line("No pending branches to merge.");
     } else {
         out.line(format!(
-            "Done: {merged} merged, {failed} failed out of {total} total."
+            "Done: {succeeded} merged, {failed} failed out of {total} total."
         ));
     }
     if failed > 0 {
@@ -347,29 +349,27 @@ impl Books<'_> {
 }
 
 fn print_recovery(r: &Recovery, target: &str, out: &mut Printer) {
-    let mut what = format!(
-        "Recovered an interrupted merge of {} into {target}: ",
-        r.branch
-    );
-    if r.ref_restored {
-        what.push_str(&format!(
-            "{target} moved back to {}",
-            short(&r.restored_commit)
-        ));
+    let at = short(&r.restored_commit);
+    let moved = if r.ref_restored {
+        format!("{target} moved back to {at}")
     } else {
-        what.push_str(&format!(
-            "{target} was still at {}",
-            short(&r.restored_commit)
-        ));
-    }
-    if !r.files_restored.is_empty() {
-        what.push_str(&format!(
+        format!("{target} was still at {at}")
+    };
+    let files = if r.files_restored.is_empty() {
+        String::new()
+    } else {
+        format!(
             ", {} file(s) of its checkout put back",
             r.files_restored.len()
-        ));
-    }
-    what.push_str(&format!("; entry #{} is pending again", r.entry_id));
-    out.line(paint(YELLOW, what));
+        )
+    };
+    out.line(paint(
+        YELLOW,
+        format!(
+            "Recovered an interrupted merge of {} into {target}: {moved}{files}; entry #{} is pending again",
+            r.branch, r.entry_id
+        ),
+    ));
 }
 
 fn short(commit: &str) -> &str {
@@ -554,7 +554,7 @@ fn print_prediction(p: &Prediction, out: &mut Printer) {
             .unwrap_or_default();
         let mut line = format!("    {} ({kind}): {tier}", c.path);
         if let Some(r) = &c.reason {
-            line.push_str(&format!(" ({r})"));
+            let _ = write!(line, " ({r})");
         }
         out.line(line);
     }

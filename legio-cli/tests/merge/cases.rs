@@ -68,8 +68,8 @@ fn a_clean_merge_is_a_merge_commit_naming_agent_and_task() {
     let entries = p.queue();
     assert_eq!(entries.len(), 1, "queued once, by --branch");
     assert_eq!(
-        entries[0].resolved_tier.map(|t| t.as_str()),
-        Some("clean-merge")
+        entries[0].resolved_tier,
+        Some(legio_core::domain::merge::ResolutionTier::CleanMerge)
     );
 }
 

@@ -5,6 +5,8 @@
 //! The merge itself is already done (or undone) when this runs, so a failure here does not
 //! undo it: each failed step is returned as a problem for the caller to show.
 
+use std::fmt::Write as _;
+
 use serde_json::json;
 
 use crate::domain::event::{EventLevel, EventType, NewEvent};
@@ -154,14 +156,15 @@ pub fn mail(merger: &str, to: &str, merge: &FinishedMerge<'_>) -> NewMail {
         } else {
             let mut b = format!("{branch} was merged into {target} ({tier})");
             if let Some(c) = merge.merge_commit {
-                b.push_str(&format!(", commit {}", short(c)));
+                let _ = write!(b, ", commit {}", short(c));
             }
             b.push('.');
             if !merge.conflict_files.is_empty() {
-                b.push_str(&format!(
+                let _ = write!(
+                    b,
                     "\nResolved conflicts: {}.",
                     merge.conflict_files.join(", ")
-                ));
+                );
             }
             b
         };
@@ -191,15 +194,17 @@ pub fn mail(merger: &str, to: &str, merge: &FinishedMerge<'_>) -> NewMail {
         entry.status
     );
     if !merge.conflict_files.is_empty() {
-        body.push_str(&format!(
+        let _ = write!(
+            body,
             "\nConflicting files: {}.",
             merge.conflict_files.join(", ")
-        ));
+        );
     }
     if let Some((task, spec)) = merge.handed_off {
-        body.push_str(&format!(
+        let _ = write!(
+            body,
             "\nThe work is handed to a new builder: task {task}, spec {spec}."
-        ));
+        );
     }
     let mut m = NewMail::new(
         merger,

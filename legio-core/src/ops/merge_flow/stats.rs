@@ -64,13 +64,10 @@ pub fn tally(events: &[StoredEvent]) -> MergeStats {
             unreadable += 1;
             continue;
         };
-        let i = match rows.iter().position(|r| r.0 == d.tier) {
-            Some(i) => i,
-            None => {
-                rows.push((d.tier, 0, 0, 0, 0));
-                rows.len() - 1
-            }
-        };
+        let i = rows.iter().position(|r| r.0 == d.tier).unwrap_or_else(|| {
+            rows.push((d.tier, 0, 0, 0, 0));
+            rows.len() - 1
+        });
         let row = &mut rows[i];
         match d.status {
             MergeStatus::Merged => row.1 += 1,
