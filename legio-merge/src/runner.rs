@@ -736,6 +736,7 @@ impl<'a> MergeRunner<'a> {
                     prompt,
                     cwd: self.layout.root().to_path_buf(),
                     timeout: self.options.ai_timeout,
+                    model: None,
                 })
                 .map_err(|e| format!("{}: the agent runtime failed: {e}", c.path))?;
             let content = ai::check_answer(&answer, sides)

@@ -10,7 +10,9 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use legio_core::domain::merge::{MergeEntry, MergeStatus, NewMergeEntry, ResolutionTier};
-use legio_core::ports::runtime::{AgentRuntime, LaunchContext, LaunchPlan, OneShot, RuntimeError};
+use legio_core::ports::runtime::{
+    AgentRuntime, LaunchContext, LaunchPlan, OneShot, Readiness, RuntimeError,
+};
 use legio_core::ports::store::{MergeQueue, StoreResult};
 use legio_core::time::{Clock, ManualClock, Timestamp};
 use legio_merge::testing::MemoryQueue;
@@ -421,8 +423,8 @@ impl AgentRuntime for ScriptedRuntime {
             "the scripted runtime only answers one-shot prompts".into(),
         ))
     }
-    fn is_ready(&self, _: &str) -> bool {
-        false
+    fn readiness(&self, _: &str) -> Readiness {
+        Readiness::Starting
     }
     fn one_shot(&self, request: &OneShot) -> Result<String, RuntimeError> {
         self.prompts.lock().unwrap().push(request.prompt.clone());
