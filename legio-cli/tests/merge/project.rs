@@ -20,6 +20,9 @@ pub const BR: &str = "legio/builder-1/t-1";
 
 const FIXED_DATE: &str = "2026-01-31T12:00:00Z";
 
+/// The `config.local.yaml` every project starts with: tier 3 off.
+pub const MECHANICAL_ONLY: &str = "merge:\n  aiResolveEnabled: false\n";
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/merge/fixtures/repos.sh")
 }
@@ -98,6 +101,9 @@ impl Project {
             String::from_utf8_lossy(&out.stderr)
         );
         p.legio(&["init"]).expect(0);
+        // Only the mechanical tiers unless a test configures the (scripted) agent for tier 3:
+        // the default runtime is the real Claude Code.
+        p.local_config(MECHANICAL_ONLY);
         p
     }
 
@@ -213,7 +219,8 @@ impl Project {
             .expect("enqueue")
     }
 
-    /// Writes `.legio/config.local.yaml` (overrides config.yaml key by key).
+    /// Replaces `.legio/config.local.yaml` (overrides config.yaml key by key; it starts as
+    /// [`MECHANICAL_ONLY`]).
     pub fn local_config(&self, yaml: &str) {
         std::fs::write(self.layout().config_local(), yaml).expect("config.local.yaml");
     }

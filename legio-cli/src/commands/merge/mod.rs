@@ -6,37 +6,44 @@
 //! finished entry is printed as it finishes and recorded (event, mail to the agent's parent,
 //! metrics) by `legio_core::ops::merge_flow`. Exit status 1 when any entry did not merge.
 //!
+//! Modules: `show` prints, `mail_hook` is the queue's hook in `legio mail send`.
+//!
 //! Decisions: quality gates (`qualityGates.*`, when `merge.runQualityGates`) are the user's own
 //! shell command lines and run as `sh -c <line>` (one argv element, nothing interpolated), so
 //! `a && b` and `FOO=1 cmd` mean what they mean in the user's shell. `--dry-run` changes
 //! nothing (no recovery, no queueing) and exits 1 when a branch could not be merged by any
-//! enabled tier.
+//! enabled tier. Tier 3 asks the merger role's runtime (`runtime.*`) through its one-shot
+//! prompt.
 
-use std::fmt::Write as _;
+mod mail_hook;
+mod show;
+
 use std::time::Duration;
 
 use clap::Args;
 use legio_core::Layout;
-use legio_core::config::Config;
+use legio_core::config::{Config, RuntimeKind};
+use legio_core::domain::agent::Capability;
 use legio_core::domain::event::EventType;
-use legio_core::domain::mail::MailType;
-use legio_core::domain::merge::{MergeEntry, MergeStatus, NewMergeEntry};
-use legio_core::ops::merge_flow::handoff::{self, Brief, HandedOff};
-use legio_core::ops::merge_flow::intake::{self, BranchMail, Intake, IntakeContext};
+use legio_core::domain::merge::MergeStatus;
+use legio_core::ops::merge_flow::handoff::{self, Brief};
 use legio_core::ops::merge_flow::ledger::{self, FinishedMerge, Ledger};
 use legio_core::ops::merge_flow::{MergeTarget, merge_target, stats};
 use legio_core::ports::{AgentRuntime, EventQuery};
 use legio_core::time::Clock;
 use legio_merge::{
-    CommandGates, EntryReport, GateCommand, GitWorktrees, MergeError, MergeOptions, MergePorts,
-    MergeRunner, NoGates, Phase, Prediction, QualityGates, Recovery, Resolution,
+    CommandGates, EntryReport, GateCommand, MergeError, MergeOptions, MergePorts, MergeRunner,
+    NoGates, Phase, Prediction, QualityGates,
 };
+use legio_tmux::{ClaudeRuntime, ScriptRuntime};
 use serde_json::{Value, json};
 
 use crate::context::{Ctx, load_config};
 use crate::error::{CliError, CliResult};
-use crate::output::{BOLD, DIM, GREEN, Printer, RED, YELLOW, paint};
+use crate::output::{BOLD, DIM, Printer, YELLOW, paint};
 use crate::stores;
+
+pub use mail_hook::{mail_enqueue, mail_intake};
 
 /// Each quality gate's time limit during a merge.
 const GATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -90,7 +97,7 @@ pub fn run(args: &MergeArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     }
     let queue = stores::merge_queue(&layout)?;
     let gates = quality_gates(&config);
-    let resolver = merge_resolver(&config, out);
+    let resolver = merge_resolver(&config);
     let ports = MergePorts {
         queue: &*queue,
         resolver: resolver.as_deref(),
@@ -137,17 +144,17 @@ fn quality_gates(config: &Config) -> Box<dyn QualityGates> {
     })
 }
 
-/// Seam for tier 3: the merger role's agent runtime, whose one-shot prompt resolves conflicts.
-/// The runtimes (`legio-tmux`'s `ClaudeRuntime` / `ScriptRuntime`) are not wired into this
-/// binary yet, so there is none: tier 3 then declines every conflict, saying why.
-fn merge_resolver(config: &Config, out: &mut Printer) -> Option<Box<dyn AgentRuntime>> {
-    if config.merge.ai_resolve_enabled {
-        out.progress(paint(
-            DIM,
-            "note: tier 3 (AI resolution) has no agent runtime in this build; conflicts the mechanical tier cannot resolve are reported instead",
-        ));
+/// Tier 3's agent runtime: the one `runtime.*` gives the merger role (Claude Code, or the
+/// script runtime's one-shot command), asked through its one-shot prompt. `None` when
+/// `merge.aiResolveEnabled` is off.
+fn merge_resolver(config: &Config) -> Option<Box<dyn AgentRuntime>> {
+    if !config.merge.ai_resolve_enabled {
+        return None;
     }
-    None
+    Some(match config.runtime.for_role(Capability::Merger) {
+        RuntimeKind::Claude => Box::new(ClaudeRuntime::default()),
+        RuntimeKind::Script => Box::new(ScriptRuntime::new(config.runtime.script.command.clone())),
+    })
 }
 
 /// `LEGIO_FAILPOINT=merge:<phase>`: the phase at which to pause (test-only).
@@ -219,7 +226,7 @@ fn merge(
     let t = target.branch.as_str();
     let mut recovered = runner.recover(t).map_err(merge_error)?;
     for r in &recovered {
-        print_recovery(r, t, out);
+        show::recovery(r, t, out);
     }
     let merger = super::mail::acting_agent(None, ctx)?;
     let sessions = stores::sessions(layout)?;
@@ -247,7 +254,7 @@ fn merge(
     }
     .map_err(merge_error)?;
     for r in &run.recovered {
-        print_recovery(r, t, out);
+        show::recovery(r, t, out);
     }
     recovered.extend(run.recovered.iter().cloned());
     let (total, succeeded) = (run.entries.len(), run.merged_count());
@@ -292,6 +299,9 @@ impl Books<'_> {
     fn finish(&mut self, report: &EntryReport, out: &mut Printer) {
         let now = self.clock.now();
         let mut problems = Vec::new();
+        // Tier 4: the abandoned branch's task becomes a new task with the old diff as its
+        // spec. Seam: once `legio sling` is an operation on main, a builder is slung onto it
+        // here; until then `show::handoff` prints the command that starts it.
         let handed = report.handoff.as_ref().and_then(|h| {
             let brief = Brief {
                 branch: &h.branch,
@@ -334,9 +344,9 @@ impl Books<'_> {
             v["problems"] = json!(problems);
             self.results.push(v);
         } else {
-            print_entry(report, out);
+            show::entry(report, out);
             if let Some(h) = &handed {
-                print_handoff(h, report, out);
+                show::handoff(h, report, out);
             }
             if let Some(to) = &recorded.notified {
                 out.info(paint(DIM, format!("    told {to}")));
@@ -346,114 +356,6 @@ impl Books<'_> {
             out.warn(format!("{}: {p}", report.entry.branch_name));
         }
     }
-}
-
-fn print_recovery(r: &Recovery, target: &str, out: &mut Printer) {
-    let at = short(&r.restored_commit);
-    let moved = if r.ref_restored {
-        format!("{target} moved back to {at}")
-    } else {
-        format!("{target} was still at {at}")
-    };
-    let files = if r.files_restored.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", {} file(s) of its checkout put back",
-            r.files_restored.len()
-        )
-    };
-    out.line(paint(
-        YELLOW,
-        format!(
-            "Recovered an interrupted merge of {} into {target}: {moved}{files}; entry #{} is pending again",
-            r.branch, r.entry_id
-        ),
-    ));
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
-}
-
-fn print_entry(r: &EntryReport, out: &mut Printer) {
-    let e = &r.entry;
-    let tier = r
-        .tier
-        .map_or_else(|| "no tier".to_owned(), |t| t.to_string());
-    let head = format!(
-        "{} (agent {}, task {}, {} file(s))",
-        paint(BOLD, &e.branch_name),
-        e.agent_name,
-        e.bead_id,
-        e.files_modified.len()
-    );
-    if e.status == MergeStatus::Merged {
-        let how = if r.already_merged {
-            "already merged; nothing to commit".to_owned()
-        } else {
-            format!(
-                "merged ({tier}, {}ms){}",
-                r.duration_ms,
-                r.merge_commit
-                    .as_deref()
-                    .map(|c| format!(", commit {}", short(c)))
-                    .unwrap_or_default()
-            )
-        };
-        out.line(format!(
-            "{} {head} {}",
-            paint(GREEN, "✓"),
-            paint(GREEN, how)
-        ));
-        for res in &r.resolutions {
-            let how = match res.how {
-                Resolution::KeepBoth => "both sides kept",
-                Resolution::JsonlUnion => "JSONL union",
-                Resolution::UnionAttribute => "merge=union",
-                Resolution::Ai => "AI, checked",
-            };
-            out.info(format!("    resolved {} ({how})", res.path));
-        }
-        return;
-    }
-    out.line(format!(
-        "{} {head} {}",
-        paint(RED, "✗"),
-        paint(RED, format!("{} ({tier}, {}ms)", e.status, r.duration_ms))
-    ));
-    if !r.conflict_files.is_empty() {
-        out.line(format!(
-            "    conflicting files: {}",
-            r.conflict_files.join(", ")
-        ));
-    }
-    if let Some(err) = &r.error {
-        for (i, l) in err.lines().enumerate() {
-            out.line(if i == 0 {
-                format!("    error: {l}")
-            } else {
-                format!("      {l}")
-            });
-        }
-    }
-}
-
-/// Seam for tier 4: once `legio sling` exists as an operation, the handed-off task is slung to
-/// a new builder here. Until then the task and its spec are created and the command to start
-/// the builder is printed.
-fn print_handoff(h: &HandedOff, r: &EntryReport, out: &mut Printer) {
-    let target = r.entry.target_branch.as_deref().unwrap_or("the target");
-    out.line(format!(
-        "    reimagine: task {} created with spec {}",
-        h.task,
-        h.spec.display()
-    ));
-    out.line(format!(
-        "    start its builder on a fresh branch from {target}: legio sling {} --capability builder --spec {}",
-        h.task,
-        h.spec.display()
-    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,7 +402,7 @@ fn dry_run(
             out.line("No pending branches to merge.");
         }
         for p in &predictions {
-            print_prediction(p, out);
+            show::prediction(p, out);
         }
     }
     if blocked.is_empty() {
@@ -513,54 +415,6 @@ fn dry_run(
         predictions.len(),
         names.join(", ")
     )))
-}
-
-fn print_prediction(p: &Prediction, out: &mut Printer) {
-    let name = paint(BOLD, &p.branch);
-    let queued = p
-        .entry_id
-        .map_or_else(|| "not queued".to_owned(), |id| format!("entry #{id}"));
-    if let Some(err) = &p.error {
-        out.line(format!("{} {name}: {}", paint(RED, "✗"), err));
-        return;
-    }
-    let files = p.changed_files.len();
-    if p.already_merged {
-        out.line(format!(
-            "{} {name} ({queued}): already merged",
-            paint(GREEN, "✓")
-        ));
-        return;
-    }
-    match (p.tier, p.conflicts.is_empty() && p.union_files.is_empty()) {
-        (Some(tier), true) => out.line(format!(
-            "{} {name} ({queued}, {files} file(s)): clean ({tier})",
-            paint(GREEN, "✓")
-        )),
-        (Some(tier), false) => out.line(format!(
-            "{} {name} ({queued}, {files} file(s)): conflicts; needs {tier}",
-            paint(YELLOW, "~")
-        )),
-        (None, _) => out.line(format!(
-            "{} {name} ({queued}, {files} file(s)): no enabled tier can merge it",
-            paint(RED, "✗")
-        )),
-    }
-    for c in &p.conflicts {
-        let tier = c.tier.map_or_else(|| "none".to_owned(), |t| t.to_string());
-        let kind = serde_json::to_value(c.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let mut line = format!("    {} ({kind}): {tier}", c.path);
-        if let Some(r) = &c.reason {
-            let _ = write!(line, " ({r})");
-        }
-        out.line(line);
-    }
-    for f in &p.union_files {
-        out.line(format!("    {f} (merge=union): auto-resolve"));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,152 +441,6 @@ fn show_stats(layout: &Layout, out: &mut Printer) -> CliResult {
             &json!({ "byTier": stats.by_tier, "unreadable": stats.unreadable, "queue": queue }),
         );
     }
-    if stats.by_tier.is_empty() {
-        out.line("No merges recorded yet.");
-    } else {
-        out.line(paint(BOLD, "Merge outcomes by tier"));
-        out.line(format!(
-            "  {:<14} {:>7} {:>9} {:>7} {:>10}",
-            "tier", "merged", "conflict", "failed", "mean"
-        ));
-        for r in &stats.by_tier {
-            let tier = r
-                .tier
-                .map_or_else(|| "(none)".to_owned(), |t| t.to_string());
-            out.line(format!(
-                "  {tier:<14} {:>7} {:>9} {:>7} {:>10}",
-                r.merged,
-                r.conflict,
-                r.failed,
-                legio_core::time::format_duration_ms(r.mean_duration_ms.round() as i64)
-            ));
-        }
-    }
-    if stats.unreadable > 0 {
-        out.warn(format!(
-            "{} merge event(s) in events.db could not be read and were left out",
-            stats.unreadable
-        ));
-    }
-    let summary: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    out.line(format!("Queue: {}", summary.join(", ")));
+    show::stats(&stats, &by_status, out);
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// The mail hook
-// ---------------------------------------------------------------------------------------------
-
-/// What `legio mail send` does about the merge queue for one message.
-pub enum MailIntake {
-    /// Queue this entry once the mail is stored.
-    Queue(NewMergeEntry),
-    /// Not queued, and why (printed).
-    Skip(String),
-}
-
-/// Decides, before a `merge_ready` / `worker_done` message is stored, whether it queues a
-/// branch. A `merge_ready` that cannot be queued is refused (nothing is sent); a `worker_done`
-/// always goes out (it is also the agent's "finished"), with a warning saying why it was not
-/// queued.
-pub fn mail_intake(
-    mail_type: MailType,
-    from: &str,
-    to: &str,
-    payload: Option<&str>,
-    ctx: &Ctx<'_>,
-    layout: &Layout,
-    out: &mut Printer,
-) -> CliResult<Option<MailIntake>> {
-    if !intake::is_merge_request(mail_type) {
-        return Ok(None);
-    }
-    let decided = decide_intake(mail_type, from, to, payload, ctx, layout, out);
-    match (decided, mail_type) {
-        (Ok(Intake::Queue(e)), _) => Ok(Some(MailIntake::Queue(e))),
-        (Ok(Intake::Skip(why)), _) => Ok(Some(MailIntake::Skip(why))),
-        (Err(e), MailType::MergeReady) => {
-            Err(CliError::usage(format!("nothing was sent: {}", e.message)))
-        }
-        (Err(e), _) => Ok(Some(MailIntake::Skip(e.message))),
-    }
-}
-
-fn decide_intake(
-    mail_type: MailType,
-    from: &str,
-    to: &str,
-    payload: Option<&str>,
-    ctx: &Ctx<'_>,
-    layout: &Layout,
-    out: &mut Printer,
-) -> CliResult<Intake> {
-    let config = load_config(layout, out)?;
-    let target = merge_target(layout, &config.project.canonical_branch, None);
-    let sessions = stores::sessions(layout)?;
-    let worktrees = GitWorktrees::open(layout.root())?;
-    let cx = IntakeContext {
-        sessions: &*sessions,
-        worktrees: &worktrees,
-        target: &target.branch,
-        now: ctx.clock.now(),
-    };
-    let mail = BranchMail {
-        mail_type,
-        from,
-        to,
-        payload,
-    };
-    intake::intake(&mail, &cx).map_err(|e| CliError::failure(e.to_string()))
-}
-
-/// Queues the entry of a message that was just stored. Returns the JSON fragment describing
-/// what happened, for `--json` output. A failure is a warning: the message went out.
-pub fn mail_enqueue(intake: &MailIntake, layout: &Layout, out: &mut Printer) -> Value {
-    let entry = match intake {
-        MailIntake::Skip(why) => {
-            if !out.json_mode() {
-                out.info(format!("Not queued for merging: {why}"));
-            }
-            return json!({ "queued": false, "reason": why });
-        }
-        MailIntake::Queue(e) => e,
-    };
-    let queued = stores::merge_queue(layout)
-        .and_then(|q| intake::enqueue(&*q, entry).map_err(CliError::from));
-    match queued {
-        Ok(q) => {
-            if !out.json_mode() {
-                out.line(describe_queued(&q.entry, q.already));
-            }
-            json!({ "queued": true, "entryId": q.entry.id, "branch": q.entry.branch_name, "already": q.already })
-        }
-        Err(e) => {
-            out.warn(format!(
-                "the message was sent, but {} could not be queued for merging: {}",
-                entry.branch_name, e.message
-            ));
-            out.warn(format!(
-                "queue it by hand: legio merge --branch {}",
-                entry.branch_name
-            ));
-            json!({ "queued": false, "reason": e.message })
-        }
-    }
-}
-
-fn describe_queued(e: &MergeEntry, already: bool) -> String {
-    if already {
-        format!(
-            "📥 {} was already queued for merging (entry #{}, {})",
-            e.branch_name, e.id, e.status
-        )
-    } else {
-        format!(
-            "📥 Queued {} for merging (entry #{}, {} file(s))",
-            e.branch_name,
-            e.id,
-            e.files_modified.len()
-        )
-    }
 }
