@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{completions, guard, hook, init, mail, task, watch};
+use crate::commands::{completions, guard, hook, init, mail, merge, task, watch};
 
 /// legio: a fleet of coding agents working on one repository.
 #[derive(Debug, Parser)]
@@ -45,6 +45,8 @@ pub enum Command {
     /// Mail between agents and the orchestrator.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Merge agents' branches into the target branch through the merge queue.
+    Merge(merge::MergeArgs),
     /// Handle one Claude Code hook event (called by agents' hooks; reads the payload on stdin).
     Hook(hook::HookArgs),
     /// Record a hook event (legio 0.1.0 compatibility; prefer `legio hook`).

@@ -31,6 +31,9 @@ pub struct Env {
     pub inside_tmux: bool,
     /// `PATH`.
     pub path: Option<OsString>,
+    /// `LEGIO_FAILPOINT`: test-only; `merge:<phase>` pauses `legio merge` at that phase of a
+    /// merge until the process is killed (crash-recovery tests).
+    pub failpoint: Option<String>,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -67,6 +70,7 @@ impl Env {
             provider,
             inside_tmux: present("TMUX"),
             path,
+            failpoint: non_empty("LEGIO_FAILPOINT"),
         }
     }
 }

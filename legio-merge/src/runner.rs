@@ -84,6 +84,7 @@ pub struct MergeRunner<'a> {
     ports: MergePorts<'a>,
     options: MergeOptions,
     crash_at: Option<Phase>,
+    phase_hook: Option<&'a dyn Fn(Phase)>,
 }
 
 /// How one entry ended, before it is written to the queue.
@@ -152,6 +153,7 @@ impl<'a> MergeRunner<'a> {
             ports,
             options,
             crash_at: None,
+            phase_hook: None,
         })
     }
 
@@ -161,6 +163,22 @@ impl<'a> MergeRunner<'a> {
     pub fn crash_at(mut self, phase: Phase) -> Self {
         self.crash_at = Some(phase);
         self
+    }
+
+    /// Test seam: calls `hook` each time a merge reaches a phase, once the journal says what
+    /// recovery needs for it (the CLI's `LEGIO_FAILPOINT=merge:<phase>` pauses there, so a
+    /// test can kill the process at a known point).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn on_phase(mut self, hook: &'a dyn Fn(Phase)) -> Self {
+        self.phase_hook = Some(hook);
+        self
+    }
+
+    /// The journal of an interrupted merge into `target`, if one was left behind: the next
+    /// run will undo it first. Reads one file; takes no lock and changes nothing.
+    pub fn interrupted(&self, target: &str) -> Result<Option<Journal>, MergeError> {
+        Ok(journal::read(&self.journal_path(target))?)
     }
 
     fn merge_dir(&self) -> PathBuf {
@@ -195,6 +213,9 @@ impl<'a> MergeRunner<'a> {
         journal.phase = phase;
         if write {
             journal::write(&self.journal_path(&journal.target), journal)?;
+        }
+        if let Some(hook) = self.phase_hook {
+            hook(phase);
         }
         if self.crash_at == Some(phase) {
             return Err(MergeError::SimulatedCrash(phase));
@@ -629,6 +650,11 @@ impl<'a> MergeRunner<'a> {
                     }
                     Err(why) => reasons = vec![why],
                 }
+            } else if self.options.ai_resolve {
+                reasons.push(
+                    "tier 3 (AI resolution) has no agent runtime to ask (none was configured for the merger)"
+                        .to_owned(),
+                );
             } else {
                 reasons
                     .push("tier 3 (AI resolution) is disabled (merge.aiResolveEnabled)".to_owned());

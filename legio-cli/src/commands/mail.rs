@@ -200,6 +200,15 @@ fn send(args: &MailSendArgs, ctx: &Ctx<'_>, layout: &Layout, out: &mut Printer) 
             .map_err(|e| CliError::usage(format!("--payload is not valid JSON: {e}")))?;
     }
     let from = acting_agent(args.from.as_deref(), ctx)?;
+    let merge_intake = super::merge::mail_intake(
+        mail_type,
+        &from,
+        &args.to,
+        args.payload.as_deref(),
+        ctx,
+        layout,
+        out,
+    )?;
     let sessions = stores::sessions(layout)?;
     let recipients = if is_group_address(&args.to) {
         let active = sessions.list_active()?;
@@ -234,11 +243,19 @@ fn send(args: &MailSendArgs, ctx: &Ctx<'_>, layout: &Layout, out: &mut Printer) 
         complete_sender(&*sessions, &*events, &from, run_id, now, out);
     }
     if out.json_mode() {
-        if recipients.len() == 1 && !is_group_address(&args.to) {
-            return out.json(&json!({ "id": sent[0].id }));
+        let merge_queue = merge_intake
+            .as_ref()
+            .map(|i| super::merge::mail_enqueue(i, layout, out));
+        let mut doc = if recipients.len() == 1 && !is_group_address(&args.to) {
+            json!({ "id": sent[0].id })
+        } else {
+            let ids: Vec<&str> = sent.iter().map(|m| m.id.as_str()).collect();
+            json!({ "messageIds": ids, "recipientCount": ids.len() })
+        };
+        if let Some(q) = merge_queue {
+            doc["mergeQueue"] = q;
         }
-        let ids: Vec<&str> = sent.iter().map(|m| m.id.as_str()).collect();
-        return out.json(&json!({ "messageIds": ids, "recipientCount": ids.len() }));
+        return out.json(&doc);
     }
     if is_group_address(&args.to) {
         out.line(format!(
@@ -251,6 +268,9 @@ fn send(args: &MailSendArgs, ctx: &Ctx<'_>, layout: &Layout, out: &mut Printer) 
         }
     } else {
         out.line(format!("✉️  Sent message {} to {}", sent[0].id, sent[0].to));
+    }
+    if let Some(i) = &merge_intake {
+        super::merge::mail_enqueue(i, layout, out);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod guard;
 pub mod hook;
 pub mod init;
 pub mod mail;
+pub mod merge;
 pub mod task;
 pub mod watch;
 
@@ -23,6 +24,7 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
         Command::Init(args) => init::run(&args, ctx, out),
         Command::Task(cmd) => task::run(cmd, ctx, out),
         Command::Mail(cmd) => mail::run(cmd, ctx, out),
+        Command::Merge(args) => merge::run(&args, ctx, out),
         Command::Hook(args) => hook::run(&args, ctx, out),
         Command::Watch(args) => watch::run(&args, ctx, out),
         Command::Log(args) => {

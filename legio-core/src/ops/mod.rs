@@ -3,4 +3,5 @@
 
 pub mod checkpoint;
 pub mod hook;
+pub mod merge_flow;
 pub mod settings;
