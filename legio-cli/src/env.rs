@@ -31,6 +31,8 @@ pub struct Env {
     pub inside_tmux: bool,
     /// `PATH`.
     pub path: Option<OsString>,
+    /// `LEGIO_TEST_NOW`: a fixed "now" (ISO 8601), for tests and reproducible output.
+    pub fixed_now: Option<String>,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -67,6 +69,7 @@ impl Env {
             provider,
             inside_tmux: present("TMUX"),
             path,
+            fixed_now: non_empty("LEGIO_TEST_NOW"),
         }
     }
 }

@@ -1,11 +1,21 @@
 //! One module per subcommand; each parses nothing (clap did) and delegates to library code.
 
 pub mod completions;
+pub mod errors;
+pub mod feed;
+pub mod group;
 pub mod guard;
 pub mod hook;
 pub mod init;
+pub mod inspect;
+pub mod logs;
 pub mod mail;
+pub mod metrics;
+pub mod replay;
+pub mod run;
 pub mod task;
+pub mod trace;
+pub mod view;
 
 use crate::cli::Command;
 use crate::context::Ctx;
@@ -27,6 +37,15 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
             hook::run_log(&args, ctx, out);
             Ok(())
         }
+        Command::Inspect(args) => inspect::run(&args, ctx, out),
+        Command::Trace(args) => trace::run(&args, ctx, out),
+        Command::Feed(args) => feed::run(&args, ctx, out),
+        Command::Replay(args) => replay::run(&args, ctx, out),
+        Command::Errors(args) => errors::run(&args, ctx, out),
+        Command::Logs(args) => logs::run(&args, ctx, out),
+        Command::Metrics(args) => metrics::run(&args, ctx, out),
+        Command::Run(args) => run::run(args, ctx, out),
+        Command::Group(cmd) => group::run(cmd, ctx, out),
         other @ Command::Guard(_) => Err(CliError::failure(format!(
             "{other:?} is not implemented yet"
         ))),
