@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 use legio_core::domain::event::StoredEvent;
-use legio_core::ops::views::{self, Scope};
+use legio_core::ops::views::{self, Follow, Scope};
 use legio_core::time::Clock;
 
 use super::view::{self, Palette, ShowDuration, StopSignal, TimeArg};
@@ -49,6 +49,16 @@ pub fn run(args: &FeedArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
         run_id: args.run.clone(),
     };
     let mut store = view::events_if_present(&layout)?;
+    let stop = if args.follow {
+        Some(StopSignal::install()?)
+    } else {
+        None
+    };
+    // Where following continues is fixed before the first batch is read (see `Follow`).
+    let mut follow = match (&store, args.follow) {
+        (Some(s), true) => Some(Follow::start(&**s, scope.clone())?),
+        _ => None,
+    };
     let batch = match &store {
         Some(s) => views::chronological(s.query(&views::feed_query(
             &scope,
@@ -59,7 +69,7 @@ pub fn run(args: &FeedArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
         None => Vec::new(),
     };
     let mut palette = Palette::default();
-    if !args.follow {
+    let Some(stop) = stop else {
         if out.json_mode() {
             return out.json(&batch);
         }
@@ -70,23 +80,23 @@ pub fn run(args: &FeedArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
             out.line(line(e, &mut palette));
         }
         return Ok(());
-    }
+    };
 
-    let stop = StopSignal::install()?;
     out.progress(paint(DIM, "Following events (Ctrl-C to stop)"));
     print(&batch, &mut palette, out)?;
-    let mut cursor = match &store {
-        Some(s) => Some(views::follow_cursor(&**s, &batch)?),
-        None => None,
-    };
+    if let Some(f) = &mut follow {
+        f.shown(&batch);
+    }
     while stop.wait(Duration::from_millis(args.interval)) {
         if store.is_none() {
-            // No events.db yet: wait for the first event to create it; all of it is new.
+            // No events.db yet: once the first event creates it, all of it is new.
             store = view::events_if_present(&layout)?;
+            follow = Some(Follow::from_id(scope.clone(), 0));
         }
-        let Some(s) = &store else { continue };
-        let (new, next) = views::poll(&**s, &scope, cursor.unwrap_or(0))?;
-        cursor = Some(next);
+        let (Some(s), Some(f)) = (&store, &mut follow) else {
+            continue;
+        };
+        let new = f.poll(&**s)?;
         print(&new, &mut palette, out)?;
     }
     Ok(())

@@ -7,10 +7,10 @@
 //!   prints in time order reverses the kept rows afterwards ([`chronological`]);
 //! - nothing here writes: these functions take the stores and only query them.
 //!
-//! `--follow` continues from an event id ([`follow_cursor`], [`poll`]), never from a time
-//! window, so a burst of events is never cut and history is never printed twice.
+//! `--follow` continues from an event id ([`Follow`]), never from a time window, so a burst of
+//! events is never cut and history is never printed twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -209,40 +209,69 @@ pub fn errors(
     Ok(found)
 }
 
-/// The id a `--follow` continues after: the highest event id now (or the highest shown, if
-/// higher). Every event recorded later has a higher id. 0 for an empty store.
-pub fn follow_cursor(events: &dyn EventStore, shown: &[StoredEvent]) -> StoreResult<i64> {
-    let newest = events.query(&EventQuery {
-        limit: Some(1),
-        ..EventQuery::default()
-    })?;
-    let mut cursor = newest.first().map_or(0, |e| e.id);
-    // Rows recorded out of time order (hooks racing within a millisecond) have higher ids than
-    // the newest by time: take them into the cursor too.
-    let later = events.query(&EventQuery {
-        after_id: Some(cursor),
-        ..EventQuery::default()
-    })?;
-    cursor = later.iter().map(|e| e.id).fold(cursor, i64::max);
-    Ok(shown.iter().map(|e| e.id).fold(cursor, i64::max))
+/// A `--follow` in progress: continues from an event id, so every event recorded after it
+/// started is printed exactly once, however many arrive at once and whatever time they carry.
+///
+/// Start it **before** reading the first batch, then hand it the batch with [`Follow::shown`]:
+/// an event recorded between the two is then printed by the batch or by the first poll, never
+/// by both and never by neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follow {
+    scope: Scope,
+    cursor: i64,
+    shown: BTreeSet<i64>,
 }
 
-/// Every event of `scope` recorded after `cursor`, in time order, and the new cursor. No limit:
-/// a burst is printed whole.
-pub fn poll(
-    events: &dyn EventStore,
-    scope: &Scope,
-    cursor: i64,
-) -> StoreResult<(Vec<StoredEvent>, i64)> {
-    let found = events.query(&EventQuery {
-        agents: scope.agents.clone(),
-        run_id: scope.run_id.clone(),
-        after_id: Some(cursor),
-        oldest_first: true,
-        ..EventQuery::default()
-    })?;
-    let next = found.iter().map(|e| e.id).fold(cursor, i64::max);
-    Ok((found, next))
+impl Follow {
+    /// Starts following `scope` from the highest event id recorded so far.
+    pub fn start(events: &dyn EventStore, scope: Scope) -> StoreResult<Self> {
+        let newest = events.query(&EventQuery {
+            limit: Some(1),
+            ..EventQuery::default()
+        })?;
+        let mut cursor = newest.first().map_or(0, |e| e.id);
+        // Rows recorded out of time order (hooks racing within a millisecond) have higher ids
+        // than the newest by time: take them into the cursor too.
+        let later = events.query(&EventQuery {
+            after_id: Some(cursor),
+            ..EventQuery::default()
+        })?;
+        cursor = later.iter().map(|e| e.id).fold(cursor, i64::max);
+        Ok(Self::from_id(scope, cursor))
+    }
+
+    /// Follows `scope` from event id `cursor` (0: from the very first event).
+    pub fn from_id(scope: Scope, cursor: i64) -> Self {
+        Self {
+            scope,
+            cursor,
+            shown: BTreeSet::new(),
+        }
+    }
+
+    /// Notes events already printed (the first batch), so a poll does not print them again.
+    pub fn shown(&mut self, events: &[StoredEvent]) {
+        self.shown
+            .extend(events.iter().map(|e| e.id).filter(|id| *id > self.cursor));
+    }
+
+    /// Every event of the scope recorded since the last poll, in time order. No limit: a burst
+    /// is returned whole.
+    pub fn poll(&mut self, events: &dyn EventStore) -> StoreResult<Vec<StoredEvent>> {
+        let mut found = events.query(&EventQuery {
+            agents: self.scope.agents.clone(),
+            run_id: self.scope.run_id.clone(),
+            after_id: Some(self.cursor),
+            oldest_first: true,
+            ..EventQuery::default()
+        })?;
+        self.cursor = found.iter().map(|e| e.id).fold(self.cursor, i64::max);
+        found.retain(|e| !self.shown.remove(&e.id));
+        // Ids at or below the cursor can never come back.
+        let cursor = self.cursor;
+        self.shown.retain(|id| *id > cursor);
+        Ok(found)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
