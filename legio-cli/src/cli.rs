@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    completions, errors, feed, group, guard, hook, init, inspect, logs, mail, metrics, replay, run,
-    task, trace,
+    completions, costs, errors, feed, group, guard, hook, init, inspect, logs, mail, metrics,
+    replay, run, task, trace,
 };
 
 /// legio: a fleet of coding agents working on one repository.
@@ -72,6 +72,8 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
     /// Runs: the current one, `list`, `show <id>`, `complete`.
     Run(run::RunArgs),
+    /// Tokens and dollars per agent, from the agents' Claude Code transcripts.
+    Costs(costs::CostsArgs),
     /// Task groups that close themselves when their tasks are done.
     #[command(subcommand)]
     Group(group::GroupCommand),

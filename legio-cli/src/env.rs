@@ -31,6 +31,8 @@ pub struct Env {
     pub inside_tmux: bool,
     /// `PATH`.
     pub path: Option<OsString>,
+    /// `CLAUDE_CONFIG_DIR`: where Claude Code keeps its data instead of `~/.claude`.
+    pub claude_config_dir: Option<PathBuf>,
     /// `LEGIO_TEST_NOW`: a fixed "now" (ISO 8601), for tests and reproducible output.
     pub fixed_now: Option<String>,
 }
@@ -69,6 +71,7 @@ impl Env {
             provider,
             inside_tmux: present("TMUX"),
             path,
+            claude_config_dir: non_empty("CLAUDE_CONFIG_DIR").map(PathBuf::from),
             fixed_now: non_empty("LEGIO_TEST_NOW"),
         }
     }

@@ -193,6 +193,72 @@ fn metrics_and_runs() {
 }
 
 #[test]
+fn costs_come_from_the_agents_transcripts() {
+    let fx = Fixture::seeded();
+    snap_both(&fx, "costs", &["costs"]);
+    snap(&fx, "costs_by_capability", &["costs", "--by-capability"]);
+    snap(&fx, "costs_live", &["costs", "--live"]);
+    snap(
+        &fx,
+        "costs_agent",
+        &["costs", "--agent", "scout-1", "--json"],
+    );
+    snap(&fx, "costs_last", &["costs", "--last", "1"]);
+    let transcript = fx.transcript_path(
+        &fx.root.join(".legio/worktrees/builder-1"),
+        "sess-builder-1",
+    );
+    let transcript = transcript.display().to_string();
+    snap_both(
+        &fx,
+        "costs_transcript",
+        &["costs", "--transcript", &transcript],
+    );
+    snap(
+        &fx,
+        "costs_transcript_missing",
+        &["costs", "--transcript", "/nonexistent/x.jsonl"],
+    );
+
+    // The figures, worked out by hand from the list prices: Sonnet 4.5 $3 input, $15 output,
+    // $6 1-hour write, $3.75 5-minute write, $0.30 read per million; Haiku 4.5 $1, $5, $1.25,
+    // $0.10. The response written twice counts once, with its final output count.
+    let out = fx.legio(&["costs", "--json"]).json();
+    let agents = out["agents"].as_array().unwrap();
+    let cost = |name: &str| {
+        agents
+            .iter()
+            .find(|a| a["agentName"] == name)
+            .map(|a| a["report"]["costUsd"].as_f64().unwrap())
+            .unwrap()
+    };
+    assert!(
+        (cost("builder-1") - 0.083_115).abs() < 1e-9,
+        "{}",
+        cost("builder-1")
+    );
+    assert!(
+        (cost("scout-1") - 0.003_15).abs() < 1e-9,
+        "{}",
+        cost("scout-1")
+    );
+    assert!((out["totals"]["costUsd"].as_f64().unwrap() - 0.086_265).abs() < 1e-9);
+    assert_eq!(out["totals"]["usage"]["outputTokens"], 340 + 800 + 200);
+
+    // --live: only active agents (builder-1), with a burn rate over its 55 minutes.
+    let live = fx.legio(&["costs", "--live", "--json"]).json();
+    let names: Vec<&str> = live["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agentName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["builder-1"]);
+    let rate = live["burnRate"]["costPerMin"].as_f64().unwrap();
+    assert!((rate - 0.083_115 / 55.0).abs() < 1e-9, "{rate}");
+}
+
+#[test]
 fn groups_are_read_without_being_changed() {
     let fx = Fixture::seeded();
     snap_both(&fx, "group_list", &["group", "list"]);
@@ -255,6 +321,8 @@ fn reads_never_change_the_project() {
         &["run", "show", RUN_A],
         &["group", "list"],
         &["group", "status"],
+        &["costs"],
+        &["costs", "--live", "--by-capability"],
     ] {
         let out = fx.legio(args);
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
@@ -272,6 +340,7 @@ fn reads_never_change_the_project() {
         &["run", "list"],
         &["group", "status"],
         &["logs"],
+        &["costs"],
     ] {
         let out = empty.legio(args);
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use legio_core::AgentName;
 use legio_core::domain::agent::AgentState;
+use legio_core::ops::cost_report::{self, AgentCost, CostQuery, Sources};
 use legio_core::ops::logs::{self, LogSource};
 use legio_core::ops::views::{self, Inspection};
 use legio_core::time::{Clock, format_duration_ms};
@@ -49,6 +50,8 @@ pub struct InspectArgs {
 struct Report {
     #[serde(flatten)]
     inspection: Inspection,
+    /// Tokens and cost from the agent's transcripts (`null` before its first session).
+    token_usage: Option<AgentCost>,
     /// The log shown and its last lines (`null` with --no-output or without a log).
     output: Option<Output>,
 }
@@ -111,6 +114,21 @@ fn gather(
         ctx.clock.now(),
     )?
     .ok_or_else(not_found)?;
+    let token_usage = match &events {
+        Some(events) => cost_report::agent_costs(
+            Sources {
+                events: &**events,
+                sessions: std::slice::from_ref(&inspection.session),
+                claude: view::claude_dir(ctx).as_ref(),
+            },
+            &CostQuery {
+                agents: vec![agent.to_string()],
+                ..CostQuery::default()
+            },
+        )?
+        .pop(),
+        None => None,
+    };
     let output = if args.no_output {
         None
     } else {
@@ -126,7 +144,11 @@ fn gather(
             None => None,
         }
     };
-    Ok(Report { inspection, output })
+    Ok(Report {
+        inspection,
+        token_usage,
+        output,
+    })
 }
 
 fn section(out: &mut Printer, heading: &str) {
@@ -179,6 +201,42 @@ fn print(report: &Report, limit: u32, out: &mut Printer) {
     out.line("");
     if let Some(f) = &i.current_file {
         out.line(format!("📝 Current file: {f}"));
+        out.line("");
+    }
+    if let Some(cost) = &report.token_usage {
+        let u = &cost.report.total;
+        section(out, "💰 Token Usage");
+        out.line(format!(
+            "  Input:          {}",
+            view::thousands(u.input_tokens)
+        ));
+        out.line(format!(
+            "  Output:         {}",
+            view::thousands(u.output_tokens)
+        ));
+        out.line(format!(
+            "  Cache write:    {}",
+            view::thousands(u.cache_creation_tokens())
+        ));
+        out.line(format!(
+            "  Cache read:     {}",
+            view::thousands(u.cache_read_tokens)
+        ));
+        if let Some(usd) = cost.report.cost_usd {
+            out.line(format!("  Estimated cost: ${usd:.4}"));
+        }
+        let models: Vec<&str> = cost
+            .report
+            .models
+            .iter()
+            .filter_map(|m| m.model.as_deref())
+            .collect();
+        if !models.is_empty() {
+            out.line(format!("  Model: {}", models.join(", ")));
+        }
+        for p in &cost.problems {
+            out.line(paint(YELLOW, format!("  ! {p}")));
+        }
         out.line("");
     }
     if !i.tool_stats.is_empty() {

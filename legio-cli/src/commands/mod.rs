@@ -1,6 +1,7 @@
 //! One module per subcommand; each parses nothing (clap did) and delegates to library code.
 
 pub mod completions;
+pub mod costs;
 pub mod errors;
 pub mod feed;
 pub mod group;
@@ -19,7 +20,7 @@ pub mod view;
 
 use crate::cli::Command;
 use crate::context::Ctx;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::output::Printer;
 
 /// Runs one command.
@@ -45,9 +46,8 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
         Command::Logs(args) => logs::run(&args, ctx, out),
         Command::Metrics(args) => metrics::run(&args, ctx, out),
         Command::Run(args) => run::run(args, ctx, out),
+        Command::Costs(args) => costs::run(&args, ctx, out),
         Command::Group(cmd) => group::run(cmd, ctx, out),
-        other @ Command::Guard(_) => Err(CliError::failure(format!(
-            "{other:?} is not implemented yet"
-        ))),
+        Command::Guard(args) => guard::run(&args, ctx, out),
     }
 }

@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use anstyle::{AnsiColor, Style};
 use clap::Args;
 use legio_core::Layout;
+use legio_core::costs::ClaudeDir;
 use legio_core::domain::event::{EventLevel, StoredEvent};
 use legio_core::ops::views::{Window, shorten, value_text};
 use legio_core::ports::{EventStore, MetricsStore, SessionStore};
 use legio_core::time::Timestamp;
 use serde_json::Value;
 
+use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::output::{BLUE, CYAN, DIM, GREEN, Printer, RED, YELLOW, paint};
 use crate::stores;
@@ -154,6 +156,15 @@ pub fn sessions_if_present(layout: &Layout) -> CliResult<Option<Box<dyn SessionS
 /// `metrics.db`, if there is one.
 pub fn metrics_if_present(layout: &Layout) -> CliResult<Option<Box<dyn MetricsStore>>> {
     if_present(&layout.metrics_db(), || stores::metrics(layout))
+}
+
+/// Claude Code's directory: `$CLAUDE_CONFIG_DIR`, else `$HOME/.claude`.
+pub fn claude_dir(ctx: &Ctx<'_>) -> Option<ClaudeDir> {
+    ctx.env
+        .claude_config_dir
+        .clone()
+        .map(ClaudeDir::new)
+        .or_else(|| ctx.env.home.as_deref().map(ClaudeDir::under_home))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -137,22 +137,19 @@ impl Fixture {
         cmd
     }
 
-    /// Replaces this fixture's paths in `text` with `[ROOT]` and `[HOME]`.
+    /// Replaces this fixture's paths in `text` with `[ROOT]` and `[HOME]`, and the root's
+    /// Claude Code project key (in transcript paths) with `[ROOT-KEY]`.
     pub fn scrub(&self, text: &str) -> String {
         text.replace(&self.root.display().to_string(), "[ROOT]")
             .replace(&self.home.display().to_string(), "[HOME]")
+            .replace(&key(&self.root), "[ROOT-KEY]")
     }
 
     /// Where Claude Code keeps the transcript of `session` run in `cwd`, under this HOME.
     pub fn transcript_path(&self, cwd: &Path, session: &str) -> PathBuf {
-        let key: String = cwd
-            .to_string_lossy()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
         self.home
             .join(".claude/projects")
-            .join(key)
+            .join(key(cwd))
             .join(format!("{session}.jsonl"))
     }
 
@@ -164,6 +161,53 @@ impl Fixture {
         Self::seed_metrics(&layout);
         Self::seed_tasks(&layout);
         Self::seed_files(&layout);
+        self.seed_transcripts();
+    }
+
+    /// Claude Code transcripts of builder-1 (Sonnet 4.5, a response written twice with a growing
+    /// output count, 1-hour and 5-minute cache writes: $0.083115) and scout-1 (Haiku 4.5:
+    /// $0.00315), with the bookkeeping lines a parser must skip.
+    fn seed_transcripts(&self) {
+        let assistant = |id: &str, req: &str, model: &str, usage: serde_json::Value| {
+            serde_json::json!({
+                "type": "assistant", "requestId": req, "isSidechain": false,
+                "message": {"id": id, "model": model, "role": "assistant",
+                            "content": [{"type": "text", "text": "working"}], "usage": usage},
+            })
+            .to_string()
+        };
+        let usage = |input: u64, output: u64, read: u64, w5m: u64, w1h: u64| {
+            serde_json::json!({
+                "input_tokens": input, "output_tokens": output, "cache_read_input_tokens": read,
+                "cache_creation_input_tokens": w5m + w1h,
+                "cache_creation": {"ephemeral_5m_input_tokens": w5m, "ephemeral_1h_input_tokens": w1h},
+            })
+        };
+        let sonnet = "claude-sonnet-4-5-20250929";
+        let builder = [
+            r#"{"type":"user","message":{"role":"user","content":"Implement the settings page"}}"#
+                .to_owned(),
+            assistant("msg_b1", "req_b1", sonnet, usage(1200, 5, 0, 0, 9000)),
+            r#"{"type":"queue-operation","operation":"enqueue"}"#.to_owned(),
+            assistant("msg_b1", "req_b1", sonnet, usage(1200, 340, 0, 0, 9000)),
+            assistant("msg_b2", "req_b2", sonnet, usage(30, 800, 9000, 1500, 0)),
+            r#"{"type":"cost-state","total":1}"#.to_owned(),
+        ];
+        let scout = [
+            r#"{"type":"user","message":{"role":"user","content":"Scout"}}"#.to_owned(),
+            assistant(
+                "msg_s1",
+                "req_s1",
+                "claude-haiku-4-5-20251001",
+                usage(500, 200, 4000, 1000, 0),
+            ),
+        ];
+        for (agent, lines) in [("builder-1", &builder[..]), ("scout-1", &scout[..])] {
+            let cwd = self.root.join(".legio/worktrees").join(agent);
+            let path = self.transcript_path(&cwd, &format!("sess-{agent}"));
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("projects dir");
+            std::fs::write(&path, lines.join("\n") + "\n").expect("a transcript");
+        }
     }
 
     fn seed_sessions(&self, layout: &Layout) {
@@ -541,6 +585,14 @@ impl Fixture {
         )
         .expect("legio-errors.log");
     }
+}
+
+/// Claude Code's project directory name for `cwd` (ASCII paths).
+fn key(cwd: &Path) -> String {
+    cwd.to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
