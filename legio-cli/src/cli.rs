@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{completions, guard, hook, init, mail, merge, task, watch};
+use crate::commands::{
+    completions, costs, errors, feed, group, guard, hook, init, inspect, logs, mail, merge, metrics,
+    replay, run, task, trace, watch,
+};
 
 /// legio: a fleet of coding agents working on one repository.
 #[derive(Debug, Parser)]
@@ -57,4 +60,25 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// One agent in depth: state, task, current file, recent tool calls, output.
+    Inspect(inspect::InspectArgs),
+    /// An agent's (or a task's agents') events as a timeline.
+    Trace(trace::TraceArgs),
+    /// The fleet's events as they happen (`--follow` to keep watching).
+    Feed(feed::FeedArgs),
+    /// What happened across agents, in time order (default: the current run).
+    Replay(replay::ReplayArgs),
+    /// Recent errors across the fleet, newest first.
+    Errors(errors::ErrorsArgs),
+    /// What the agents printed, and legio's own error log (`--follow` to keep watching).
+    Logs(logs::LogsArgs),
+    /// Recorded agent sessions: totals, durations, recent sessions.
+    Metrics(metrics::MetricsArgs),
+    /// Runs: the current one, `list`, `show <id>`, `complete`.
+    Run(run::RunArgs),
+    /// Tokens and dollars per agent, from the agents' Claude Code transcripts.
+    Costs(costs::CostsArgs),
+    /// Task groups that close themselves when their tasks are done.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use legio_core::config::Config;
 use legio_core::layout::find_project_root;
-use legio_core::{Layout, SystemClock};
+use legio_core::time::Clock;
+use legio_core::{Layout, SystemClock, Timestamp};
 
 use crate::env::Env;
 use crate::error::{CliError, CliResult};
@@ -18,7 +19,17 @@ pub struct Ctx<'a> {
     /// Where legio was started (or `-C DIR`).
     pub cwd: PathBuf,
     /// The clock.
-    pub clock: SystemClock,
+    pub clock: CliClock,
+}
+
+/// The system clock, or the fixed instant `$LEGIO_TEST_NOW` names (tests, reproducible output).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CliClock(Option<Timestamp>);
+
+impl Clock for CliClock {
+    fn now(&self) -> Timestamp {
+        self.0.unwrap_or_else(|| SystemClock.now())
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -32,10 +43,17 @@ impl<'a> Ctx<'a> {
         };
         let cwd = std::fs::canonicalize(&cwd)
             .map_err(|e| CliError::usage(format!("cannot use directory {}: {e}", cwd.display())))?;
+        let fixed = env
+            .fixed_now
+            .as_deref()
+            .map(|t| {
+                Timestamp::parse(t).map_err(|e| CliError::usage(format!("LEGIO_TEST_NOW: {e}")))
+            })
+            .transpose()?;
         Ok(Self {
             env,
             cwd,
-            clock: SystemClock,
+            clock: CliClock(fixed),
         })
     }
 

@@ -34,6 +34,10 @@ pub struct Env {
     /// `LEGIO_FAILPOINT`: test-only; `merge:<phase>` pauses `legio merge` at that phase of a
     /// merge until the process is killed (crash-recovery tests).
     pub failpoint: Option<String>,
+    /// `CLAUDE_CONFIG_DIR`: where Claude Code keeps its data instead of `~/.claude`.
+    pub claude_config_dir: Option<PathBuf>,
+    /// `LEGIO_TEST_NOW`: a fixed "now" (ISO 8601), for tests and reproducible output.
+    pub fixed_now: Option<String>,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -71,6 +75,8 @@ impl Env {
             inside_tmux: present("TMUX"),
             path,
             failpoint: non_empty("LEGIO_FAILPOINT"),
+            claude_config_dir: non_empty("CLAUDE_CONFIG_DIR").map(PathBuf::from),
+            fixed_now: non_empty("LEGIO_TEST_NOW"),
         }
     }
 }

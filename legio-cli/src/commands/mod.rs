@@ -1,12 +1,23 @@
 //! One module per subcommand; each parses nothing (clap did) and delegates to library code.
 
 pub mod completions;
+pub mod costs;
+pub mod errors;
+pub mod feed;
+pub mod group;
 pub mod guard;
 pub mod hook;
 pub mod init;
+pub mod inspect;
+pub mod logs;
 pub mod mail;
 pub mod merge;
+pub mod metrics;
+pub mod replay;
+pub mod run;
 pub mod task;
+pub mod trace;
+pub mod view;
 pub mod watch;
 
 use crate::cli::Command;
@@ -31,6 +42,16 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
             hook::run_log(&args, ctx, out);
             Ok(())
         }
+        Command::Inspect(args) => inspect::run(&args, ctx, out),
+        Command::Trace(args) => trace::run(&args, ctx, out),
+        Command::Feed(args) => feed::run(&args, ctx, out),
+        Command::Replay(args) => replay::run(&args, ctx, out),
+        Command::Errors(args) => errors::run(&args, ctx, out),
+        Command::Logs(args) => logs::run(&args, ctx, out),
+        Command::Metrics(args) => metrics::run(&args, ctx, out),
+        Command::Run(args) => run::run(args, ctx, out),
+        Command::Costs(args) => costs::run(&args, ctx, out),
+        Command::Group(cmd) => group::run(cmd, ctx, out),
         Command::Guard(args) => guard::run(&args, ctx, out),
     }
 }

@@ -179,13 +179,16 @@ pub fn run(cmd: TaskCommand, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
             get(&*store, &id)?;
             let task = store.close(&id, reason.as_deref(), now)?;
             if out.json_mode() {
-                return out.json(&task);
+                out.json(&task)?;
+            } else {
+                out.line(format!(
+                    "{} {}",
+                    paint(GREEN, "Closed"),
+                    paint(BOLD, &task.id)
+                ));
             }
-            out.line(format!(
-                "{} {}",
-                paint(GREEN, "Closed"),
-                paint(BOLD, &task.id)
-            ));
+            // A group whose last open task this was completes itself now (the write path).
+            super::group::after_task_closed(&layout, &*store, &id, now, out);
         }
         TaskCommand::Ready { limit } => {
             let tasks = store.ready(limit)?;

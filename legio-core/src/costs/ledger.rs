@@ -199,7 +199,8 @@ impl UsageReport {
         let cost_usd = if priced.is_empty() && total.total_tokens() > 0 {
             None
         } else {
-            Some(priced.iter().sum())
+            // Folded from +0.0: an empty f64 sum is -0.0, which would print as "-0".
+            Some(priced.iter().fold(0.0, |sum, c| sum + c))
         };
         Self {
             models,

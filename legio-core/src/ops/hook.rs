@@ -139,7 +139,10 @@ pub fn handle(ctx: &HookContext<'_>, request: HookRequest, guard: Guard<'_>) -> 
                 session.as_ref(),
                 EventType::SessionStart,
                 EventLevel::Info,
-                Some(json!({ "source": payload.source })),
+                // `legio costs` finds each agent's transcripts from these.
+                Some(
+                    json!({ "source": payload.source, "transcriptPath": payload.transcript_path }),
+                ),
             );
             let intro = session.as_ref().map(activation_text).unwrap_or_default();
             let mail = run.claim_mail(&payload, session.as_ref());
