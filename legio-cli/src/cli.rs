@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{completions, guard, hook, init, mail, task};
+use crate::commands::{clean, completions, dashboard, doctor, guard, hook, init, mail, task};
 
 /// legio: a fleet of coding agents working on one repository.
 #[derive(Debug, Parser)]
@@ -53,4 +53,10 @@ pub enum Command {
     Guard(guard::GuardArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// The fleet on one screen: agents, mail, merge queue, events and costs (q quits).
+    Dashboard(dashboard::DashboardArgs),
+    /// Check the project's health; `--fix` repairs what is safe to repair.
+    Doctor(doctor::DoctorArgs),
+    /// Remove legio's state; refuses dirty worktrees and unmerged branches without --force.
+    Clean(clean::CleanArgs),
 }

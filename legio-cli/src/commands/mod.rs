@@ -1,9 +1,13 @@
 //! One module per subcommand; each parses nothing (clap did) and delegates to library code.
 
+pub mod clean;
 pub mod completions;
+pub mod dashboard;
+pub mod doctor;
 pub mod guard;
 pub mod hook;
 pub mod init;
+mod machine;
 pub mod mail;
 pub mod task;
 
@@ -23,6 +27,9 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
         Command::Task(cmd) => task::run(cmd, ctx, out),
         Command::Mail(cmd) => mail::run(cmd, ctx, out),
         Command::Hook(args) => hook::run(&args, ctx, out),
+        Command::Dashboard(args) => dashboard::run(&args, ctx, out),
+        Command::Doctor(args) => doctor::run(&args, ctx, out),
+        Command::Clean(args) => clean::run(&args, ctx, out),
         Command::Log(args) => {
             hook::run_log(&args, ctx, out);
             Ok(())

@@ -2,5 +2,9 @@
 //! CLI only parses, wires real implementations and prints.
 
 pub mod checkpoint;
+pub mod clean;
+pub mod dashboard;
+pub mod doctor;
 pub mod hook;
+pub mod pidfile;
 pub mod settings;
