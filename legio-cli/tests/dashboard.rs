@@ -1,6 +1,7 @@
 //! `legio dashboard` through the binary, in a real terminal: a tmux pane of 80x24 on a test
 //! socket of its own. It draws, redraws when a store changes, and leaves the terminal restored
 //! (no alternate screen, cursor shown) on `q` and on Ctrl-C.
+#![allow(clippy::unwrap_used)] // a test step that fails is a failed test
 
 mod doctor_fixture;
 

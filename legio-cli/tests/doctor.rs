@@ -1,5 +1,6 @@
 //! `legio doctor` through the binary, on real git repositories, real SQLite files and a real
 //! tmux server on legio's private socket.
+#![allow(clippy::unwrap_used)] // a test step that fails is a failed test
 
 mod doctor_fixture;
 

@@ -128,7 +128,7 @@ pub fn run(args: &CleanArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
             events: events.as_ref().map(|e| e as &dyn EventStore),
             merge_queue: queue.as_ref().map(|q| q as &dyn MergeQueue),
         };
-        clean::run(&cleaner, &options, args.dry_run).map_err(refusal)?
+        clean::run(&cleaner, &options, args.dry_run).map_err(|e| refusal(&e))?
     };
     if !args.dry_run {
         clean::wipe(&layout, &plan, &mut report);
@@ -152,8 +152,8 @@ pub fn run(args: &CleanArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     Ok(())
 }
 
-fn refusal(e: CleanError) -> CliError {
-    let hint = match &e {
+fn refusal(e: &CleanError) -> CliError {
+    let hint = match e {
         CleanError::Busy { .. } => {
             Some("stop the agents (and the watchdog) first, or pass --force to clean under them")
         }

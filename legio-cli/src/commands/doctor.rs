@@ -172,7 +172,9 @@ fn print_human(report: &Report, verbose: bool, out: &mut Printer) {
         if s.fail == 1 { "failure" } else { "failures" },
     );
     if s.fixed > 0 {
-        summary.push_str(&format!(", {} fixed", s.fixed));
+        summary.push_str(", ");
+        summary.push_str(&s.fixed.to_string());
+        summary.push_str(" fixed");
     }
     out.line(summary);
     let fixable = report

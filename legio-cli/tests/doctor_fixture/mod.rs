@@ -6,10 +6,12 @@
 #![allow(dead_code)] // each test binary uses a part of it
 #![allow(clippy::unwrap_used)] // a fixture step that fails is a failed test
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use legio_core::domain::agent::{AgentSession, AgentState, Capability};
+use legio_core::ports::SessionStore;
 use legio_core::{AgentName, Layout, Timestamp};
 
 /// 2026-01-31T12:00:00.000Z.
@@ -47,7 +49,6 @@ impl Project {
         ] {
             let path = bin.join(tool);
             std::fs::write(&path, format!("#!/bin/sh\necho '{version}'\n")).unwrap();
-            use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         let p = Self {
@@ -246,7 +247,6 @@ impl Project {
             file_scope: Vec::new(),
             spec_path: None,
         };
-        use legio_core::ports::SessionStore;
         legio_store::SqliteSessionStore::open_in(&self.layout())
             .unwrap()
             .upsert(&row)

@@ -177,7 +177,7 @@ impl Report {
 #[derive(Debug, thiserror::Error)]
 pub enum CleanError {
     /// Agents or the watchdog are running and state would be wiped.
-    #[error("refusing to wipe legio's state while {}; nothing was changed", busy_list(.watchdog, .agents))]
+    #[error("refusing to wipe legio's state while {}; nothing was changed", busy_list(*.watchdog, .agents))]
     Busy {
         /// The watchdog's pid, if it runs.
         watchdog: Option<u32>,
@@ -197,7 +197,7 @@ pub enum CleanError {
     },
 }
 
-fn busy_list(watchdog: &Option<u32>, agents: &[String]) -> String {
+fn busy_list(watchdog: Option<u32>, agents: &[String]) -> String {
     let mut parts = Vec::new();
     if let Some(pid) = watchdog {
         parts.push(format!("the watchdog runs (pid {pid})"));
@@ -638,7 +638,9 @@ fn list_some(items: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if items.len() > SHOWN {
-        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+        text.push_str(" and ");
+        text.push_str(&(items.len() - SHOWN).to_string());
+        text.push_str(" more");
     }
     text
 }

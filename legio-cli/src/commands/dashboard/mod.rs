@@ -171,14 +171,13 @@ where
             .map_err(Into::into)?;
         let wait = next_tick.saturating_duration_since(Instant::now());
         if event::poll(wait)? {
-            match event::read()? {
-                Event::Key(key) => match command(key) {
+            // Resizes and other events only cause the redraw at the top of the loop.
+            if let Event::Key(key) = event::read()? {
+                match command(key) {
                     Command::Quit => return Ok(()),
                     Command::Reload => snap = load(layout, mux, clock.now()),
                     Command::Nothing => {}
-                },
-                // Resizes and anything else: redraw.
-                _ => {}
+                }
             }
             continue;
         }

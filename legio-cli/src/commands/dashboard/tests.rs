@@ -9,6 +9,7 @@ use legio_core::domain::event::{EventLevel, EventType, NewEvent};
 use legio_core::domain::mail::{MailType, NewMail, Priority};
 use legio_core::domain::merge::{MergeStatus, NewMergeEntry, ResolutionTier};
 use legio_core::domain::metrics::{SessionMetrics, TokenSnapshot, TokenUsage};
+use legio_core::ops::dashboard::Liveness::{Exited, Gone, Running};
 use legio_core::ports::{
     EventStore, MailStore, MergeQueue, MetricsStore, Multiplexer, MuxError, MuxSession,
     SessionSpec, SessionStore,
@@ -338,7 +339,6 @@ fn panels_are_ordered_and_costs_count_each_session_once() {
         .iter()
         .map(|r| (r.session.agent_name.to_string(), r.liveness))
         .collect();
-    use dashboard::Liveness::{Exited, Gone, Running};
     assert_eq!(
         agents,
         [
@@ -403,7 +403,7 @@ fn loading_creates_no_database_and_changes_none() {
             .ready()
             .unwrap()
             .iter()
-            .all(|r| r.liveness == dashboard::Liveness::Gone)
+            .all(|r| r.liveness == Gone)
     );
     assert!(!watch.changed(), "reading does not look like a write");
     let rows_after = Stores::open_all(&layout).unwrap().sessions.list().unwrap();

@@ -350,12 +350,11 @@ impl Doctor<'_> {
 /// Runs the checks of `categories` (all of them when empty), in [`Category::ALL`] order.
 pub fn diagnose(doctor: &Doctor<'_>, categories: &[Category]) -> Vec<Check> {
     let fallback;
-    let config = match doctor.config {
-        Ok(loaded) => &loaded.config,
-        Err(_) => {
-            fallback = Config::for_root(doctor.layout.root());
-            &fallback
-        }
+    let config = if let Ok(loaded) = doctor.config {
+        &loaded.config
+    } else {
+        fallback = Config::for_root(doctor.layout.root());
+        &fallback
     };
     let mut checks = Vec::new();
     for &category in Category::ALL {

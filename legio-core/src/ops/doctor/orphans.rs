@@ -215,9 +215,9 @@ fn branch_check(
             ),
         )
         .details(details)
-        .details([format!(
-            "`legio clean --branches` deletes the merged ones; merge the others (`legio merge --branch <b>`) or delete them with --force"
-        )]),
+        .details([
+            "`legio clean --branches` deletes the merged ones; merge the others (`legio merge --branch <b>`) or delete them with --force",
+        ]),
     );
 }
 

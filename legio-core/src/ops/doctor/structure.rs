@@ -226,7 +226,11 @@ fn leftovers(d: &Doctor<'_>) -> Check {
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp") || n.ends_with(".bak"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("tmp") || x.eq_ignore_ascii_case("bak"))
+        })
         .collect();
     found.sort();
     if found.is_empty() {

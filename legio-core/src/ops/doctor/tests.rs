@@ -193,7 +193,7 @@ fn the_runtime_of_every_role_must_be_there_and_optional_tools_only_warn() {
     let claude = named(&checks, "runtime-claude");
     assert_eq!(claude.status, Status::Pass);
     assert!(
-        claude.message.ends_with("(for coordinator)"),
+        claude.message.ends_with(", for coordinator"),
         "{}",
         claude.message
     );
