@@ -13,7 +13,7 @@ pub mod task;
 
 use crate::cli::Command;
 use crate::context::Ctx;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::output::Printer;
 
 /// Runs one command.
@@ -34,8 +34,6 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
             hook::run_log(&args, ctx, out);
             Ok(())
         }
-        other @ Command::Guard(_) => Err(CliError::failure(format!(
-            "{other:?} is not implemented yet"
-        ))),
+        Command::Guard(args) => guard::run(&args, ctx, out),
     }
 }
