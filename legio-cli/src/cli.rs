@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    completions, costs, errors, feed, group, guard, hook, init, inspect, logs, mail, merge, metrics,
-    replay, run, task, trace, watch,
+    clean, completions, costs, dashboard, doctor, errors, feed, group, guard, hook, init, inspect,
+    logs, mail, merge, metrics, replay, run, task, trace, watch,
 };
 
 /// legio: a fleet of coding agents working on one repository.
@@ -81,4 +81,10 @@ pub enum Command {
     /// Task groups that close themselves when their tasks are done.
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// The fleet on one screen: agents, mail, merge queue, events and costs (q quits).
+    Dashboard(dashboard::DashboardArgs),
+    /// Check the project's health; `--fix` repairs what is safe to repair.
+    Doctor(doctor::DoctorArgs),
+    /// Remove legio's state; refuses dirty worktrees and unmerged branches without --force.
+    Clean(clean::CleanArgs),
 }

@@ -132,7 +132,7 @@ impl GitWorktrees {
             .map_err(failed(format!("worktree prune {name}")))
     }
 
-    fn delete_branch(&self, branch: &str) -> Result<(), git2::Error> {
+    fn delete_branch_ref(&self, branch: &str) -> Result<(), git2::Error> {
         self.repo.find_branch(branch, BranchType::Local)?.delete()
     }
 }
@@ -181,7 +181,7 @@ impl Worktrees for GitWorktrees {
         self.add_worktree(spec).inspect_err(|_| {
             // Leave nothing behind: the branch this call made, and any partial directory.
             if created_branch {
-                let _ = self.delete_branch(&spec.branch);
+                let _ = self.delete_branch_ref(&spec.branch);
             }
             if spec.path.exists() {
                 let _ = std::fs::remove_dir_all(&spec.path);
@@ -250,7 +250,7 @@ impl Worktrees for GitWorktrees {
         }
         let mut branch_deleted = false;
         if delete {
-            match self.delete_branch(&branch) {
+            match self.delete_branch_ref(&branch) {
                 Ok(()) => branch_deleted = true,
                 Err(e) => {
                     kept_reason = Some(format!(
@@ -301,5 +301,40 @@ impl Worktrees for GitWorktrees {
         self.tip(base)?;
         repo::changed_files(&self.repo, branch, base)
             .map_err(failed(format!("diff {base}...{branch}")))
+    }
+
+    fn branches(&self, prefix: &str) -> Result<Vec<String>, GitError> {
+        let operation = format!("branch --list {prefix}*");
+        let mut names = Vec::new();
+        for item in self
+            .repo
+            .branches(Some(BranchType::Local))
+            .map_err(failed(operation.clone()))?
+        {
+            let (branch, _) = item.map_err(failed(operation.clone()))?;
+            if let Some(name) = branch.name().map_err(failed(operation.clone()))?
+                && name.starts_with(prefix)
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn delete_branch(&self, branch: &str) -> Result<(), GitError> {
+        if let Some(c) =
+            repo::checkout_of_branch(&self.repo, branch).map_err(failed("worktree list"))?
+        {
+            return Err(GitError::BranchCheckedOut {
+                branch: branch.to_owned(),
+                path: c.path,
+            });
+        }
+        if !self.branch_exists(branch)? {
+            return Err(GitError::NoSuchBranch(branch.to_owned()));
+        }
+        self.delete_branch_ref(branch)
+            .map_err(failed(format!("branch -D {branch}")))
     }
 }

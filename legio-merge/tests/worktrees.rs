@@ -238,3 +238,31 @@ fn a_worktree_whose_directory_vanished_can_be_recreated() {
     );
     assert!(s.path.join("README.md").exists());
 }
+
+#[test]
+fn lists_branches_by_prefix_and_deletes_only_ones_not_checked_out() {
+    let f = Fixture::new();
+    let wt = GitWorktrees::open(&f.root).unwrap();
+    f.git(&["branch", "legio/b2/t-2"]);
+    f.git(&["branch", "legio/b1/t-1"]);
+    f.git(&["branch", "feature/x"]);
+    let s = spec(&f, "builder-3", "task-3");
+    wt.create(&s).unwrap();
+    assert_eq!(
+        wt.branches("legio/").unwrap(),
+        ["legio/b1/t-1", "legio/b2/t-2", "legio/builder-3/task-3"]
+    );
+    assert_eq!(wt.branches("").unwrap().len(), 5, "main and feature/x too");
+
+    let err = wt.delete_branch(&s.branch).unwrap_err();
+    assert!(matches!(err, GitError::BranchCheckedOut { .. }), "{err}");
+    assert!(wt.branch_exists(&s.branch).unwrap());
+    let err = wt.delete_branch("legio/none/t").unwrap_err();
+    assert!(matches!(err, GitError::NoSuchBranch(_)), "{err}");
+
+    wt.delete_branch("legio/b1/t-1").unwrap();
+    assert_eq!(
+        wt.branches("legio/").unwrap(),
+        ["legio/b2/t-2", "legio/builder-3/task-3"]
+    );
+}

@@ -17,6 +17,10 @@
 //! adopted with every row kept. An up-to-date file opens without any DDL. Timestamps are stored
 //! as fixed-width UTC `YYYY-MM-DDTHH:MM:SS.sssZ`, so they compare as strings.
 //!
+//! [`inspect`] looks at a file without creating, migrating or changing it (`legio doctor`):
+//! its schema version against the one this binary writes ([`DbFile::schema_version`]), its
+//! journal mode and `PRAGMA integrity_check`.
+//!
 //! Open only the stores a command needs (`SqliteMailStore::open_in(&layout)`), or all of them
 //! with [`Stores::open_all`]. Each store holds one connection: it is `Send`, not `Sync`; open
 //! one per thread. Closing a store does not checkpoint the WAL (two fsyncs per hook process)
@@ -33,6 +37,7 @@
 
 mod db;
 mod events;
+mod inspect;
 mod mail;
 mod merge_queue;
 mod metrics;
@@ -90,6 +95,7 @@ pub(crate) use store_type;
 
 pub use db::OpenOptions;
 pub use events::SqliteEventStore;
+pub use inspect::{DbFile, Inspection, inspect};
 pub use mail::SqliteMailStore;
 pub use merge_queue::SqliteMergeQueue;
 pub use metrics::SqliteMetricsStore;

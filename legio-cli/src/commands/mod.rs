@@ -1,7 +1,10 @@
 //! One module per subcommand; each parses nothing (clap did) and delegates to library code.
 
+pub mod clean;
 pub mod completions;
 pub mod costs;
+pub mod dashboard;
+pub mod doctor;
 pub mod errors;
 pub mod feed;
 pub mod group;
@@ -10,6 +13,7 @@ pub mod hook;
 pub mod init;
 pub mod inspect;
 pub mod logs;
+mod machine;
 pub mod mail;
 pub mod merge;
 pub mod metrics;
@@ -38,6 +42,9 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
         Command::Merge(args) => merge::run(&args, ctx, out),
         Command::Hook(args) => hook::run(&args, ctx, out),
         Command::Watch(args) => watch::run(&args, ctx, out),
+        Command::Dashboard(args) => dashboard::run(&args, ctx, out),
+        Command::Doctor(args) => doctor::run(&args, ctx, out),
+        Command::Clean(args) => clean::run(&args, ctx, out),
         Command::Log(args) => {
             hook::run_log(&args, ctx, out);
             Ok(())

@@ -10,10 +10,14 @@
 //! - [`views`]: the read-only views behind inspect, trace, feed, replay, errors, metrics.
 
 pub mod checkpoint;
+pub mod clean;
 pub mod cost_report;
+pub mod dashboard;
+pub mod doctor;
 pub mod groups;
 pub mod hook;
 pub mod logs;
 pub mod merge_flow;
+pub mod pidfile;
 pub mod settings;
 pub mod views;

@@ -171,6 +171,26 @@ pub trait Worktrees {
 
     /// Files changed on `branch` since it forked from `base` (both paths of a rename), sorted.
     fn changed_files(&self, branch: &str, base: &str) -> Result<Vec<String>, GitError>;
+
+    /// Local branches whose names start with `prefix` (e.g. [`AGENT_BRANCH_PREFIX`]), sorted.
+    /// The default says this implementation cannot list branches.
+    fn branches(&self, prefix: &str) -> Result<Vec<String>, GitError> {
+        Err(GitError::Failed {
+            operation: format!("list branches {prefix}*"),
+            message: "this Worktrees implementation cannot list branches".into(),
+        })
+    }
+
+    /// Deletes a local branch whatever it holds: callers decide with [`Worktrees::is_merged`]
+    /// first. A branch checked out in a worktree is refused ([`GitError::BranchCheckedOut`]);
+    /// a missing one is [`GitError::NoSuchBranch`]. The default says this implementation
+    /// cannot delete branches.
+    fn delete_branch(&self, branch: &str) -> Result<(), GitError> {
+        Err(GitError::Failed {
+            operation: format!("delete branch {branch}"),
+            message: "this Worktrees implementation cannot delete branches".into(),
+        })
+    }
 }
 
 #[cfg(test)]
