@@ -1,6 +1,28 @@
 //! Fleet operations: the work behind legio's commands, written against the ports so that the
 //! CLI only parses, wires real implementations and prints.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`sling`] | put an agent on a task in its own worktree and session |
+//! | [`root_agent`] | start, stop and inspect the agents working at the project root |
+//! | [`spawn`] | what both share: steps, undo, the failpoint seam, errors |
+//! | [`launch`] | an agent's environment, its process, text delivered and verified |
+//! | [`stop`] | end agents, deepest first |
+//! | [`nudge`] | type a message into an agent's session, verified and debounced |
+//! | [`prime`] | the context text for an agent or the orchestrator |
+//! | [`status`] | one read-only snapshot of the fleet |
+//! | [`worktree`] | list agent worktrees and clean finished ones |
+//! | [`spec`] | write a task's spec file |
+//! | [`hook`] | one Claude Code hook event |
+//! | [`settings`], [`root_hooks`] | legio's hooks in Claude Code settings files |
+//! | [`checkpoint`], [`lock`], [`undo`] | small helpers: checkpoints, lock files, compensations |
 
 pub mod checkpoint;
 pub mod hook;
+pub mod launch;
+pub mod lock;
+pub mod root_hooks;
 pub mod settings;
+pub mod sling;
+pub mod spawn;
+pub mod undo;
