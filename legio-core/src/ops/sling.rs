@@ -33,7 +33,7 @@ use crate::ops::launch::{self, Delivered, Launch};
 use crate::ops::settings;
 use crate::ops::spawn::{self, Fleet, SpawnError, SpawnOptions, Step, StepFailure, Steps, at};
 use crate::overlay::{self, OverlayConfig, spawnable};
-use crate::ports::{BranchDisposal, LaunchContext, LaunchPlan, RemoveOptions, WorktreeSpec};
+use crate::ports::{BranchDisposal, LaunchContext, RemoveOptions, WorktreeSpec};
 
 /// What to sling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,6 @@ struct Prepared {
     run: RunChoice,
     context: LaunchContext,
     log_path: PathBuf,
-    plan: LaunchPlan,
     first_prompt: String,
     warnings: Vec<String>,
 }
@@ -263,7 +262,8 @@ fn prepare(
     let context =
         spawn::launch_context(fleet, agent, role, &worktree, &model, None, Some(&worktree));
     let log_path = fleet.layout.agent_logs(agent).join("terminal.log");
-    let plan = launch::plan(
+    // Asked now so that a refusal (Claude Code as root) comes before anything is created.
+    launch::plan(
         runtime,
         &Launch {
             context: context.clone(),
@@ -285,13 +285,12 @@ fn prepare(
         run,
         context,
         log_path,
-        plan,
         first_prompt,
         warnings: warning.into_iter().collect(),
     })
 }
 
-fn check_task(fleet: &Fleet<'_>, id: &TaskId) -> Result<Task, SpawnError> {
+pub(crate) fn check_task(fleet: &Fleet<'_>, id: &TaskId) -> Result<Task, SpawnError> {
     let task = fleet
         .tasks
         .get(id)
@@ -502,7 +501,7 @@ fn run_steps<'u>(
         log_path: p.log_path.clone(),
         first_prompt: &p.first_prompt,
     };
-    let started = spawn::start_and_prompt(fleet, steps, runtime, options, &launch_spec, &p.plan)?;
+    let started = spawn::start_and_prompt(fleet, steps, runtime, options, &launch_spec)?;
     Ok(Done {
         pid: started.pid,
         delivered: started.delivered,

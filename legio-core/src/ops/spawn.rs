@@ -27,7 +27,7 @@ use crate::ops::launch::{
 use crate::ops::undo::{RollbackReport, Undo};
 use crate::ports::{
     Admission, AdmissionDenied, AdmissionLimits, AgentRuntime, EventStore, LaunchContext,
-    LaunchPlan, MailStore, Multiplexer, SessionStore, TaskStore, Worktrees,
+    MailStore, Multiplexer, SessionStore, TaskStore, Worktrees,
 };
 use crate::time::{Clock, Timestamp};
 
@@ -439,13 +439,14 @@ pub(crate) fn start_and_prompt<'u>(
     runtime: &dyn AgentRuntime,
     options: &SpawnOptions,
     launch_spec: &Launch<'_>,
-    plan: &LaunchPlan,
 ) -> Result<Started, (Step, StepFailure)> {
     let agent = launch_spec.context.agent.clone();
     undo_new_dir(steps, fleet.layout.agent_logs(&agent));
+    // The runtime may write files for the agent there (Claude Code's system prompt file).
     undo_new_dir(steps, fleet.layout.agent_dir(&agent));
+    let plan = launch::plan(runtime, launch_spec).map_err(at(Step::Session))?;
     let since = fleet.clock.now();
-    let session = launch::launch(fleet.mux, launch_spec, plan).map_err(at(Step::Session))?;
+    let session = launch::launch(fleet.mux, launch_spec, &plan).map_err(at(Step::Session))?;
     let mux = fleet.mux;
     let name = launch_spec.session.to_owned();
     steps.undo(format!("{} session {name}", mux.kind()), move || {
