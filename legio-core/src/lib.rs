@@ -24,7 +24,9 @@ pub mod names;
 pub mod ops;
 pub mod overlay;
 pub mod ports;
+pub mod redact;
 pub mod time;
+pub mod toolfilter;
 
 pub use domain::UnknownValue;
 pub use domain::agent::{AgentSession, AgentState, Capability, Run, RunStatus};

@@ -179,8 +179,6 @@ fn handle(
         sessions: &*sessions,
         events: &*events,
         mail: &*mail,
-        describe_tool: &describe_tool,
-        redact: &redact,
     };
     let request = HookRequest {
         event,
@@ -205,16 +203,6 @@ pub fn guard(subject: &GuardSubject, tool: &str, input: &Value) -> Option<String
     // Wired to legio_core::guard when it lands.
     let _ = (subject, tool, input);
     None
-}
-
-fn describe_tool(tool: &str, input: &Value) -> (Option<String>, String) {
-    // Wired to legio_core::toolfilter when it lands.
-    let _ = input;
-    (None, tool.to_owned())
-}
-
-fn redact(text: &str) -> String {
-    text.to_owned()
 }
 
 /// Appends problems to `.legio/legio-errors.log` (best effort: this is the last resort).

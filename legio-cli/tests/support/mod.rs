@@ -122,5 +122,6 @@
 pub mod claude;
 pub mod headless;
 pub mod install;
+pub mod project;
 pub mod scripted_api;
 pub mod tmux;

@@ -4,7 +4,8 @@
 //! This runs on every tool call of every agent, so it does only what the event needs: a
 //! PreToolUse touches `sessions.db` and `events.db`; a PostToolUse also claims mail. Failures of
 //! legio's own bookkeeping never block the agent: they are returned as `problems` for legio's
-//! error log. The one exception is the guard, which fails closed.
+//! error log. The one exception is the guard, which fails closed. Everything stored from a
+//! payload (tool arguments, prompts, errors, summaries) is secret-redacted first.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -20,7 +21,9 @@ use crate::mail::injection_text;
 use crate::names::AgentName;
 use crate::ops::checkpoint::{self, Checkpoint};
 use crate::ports::{EventStore, MailStore, SessionStore};
+use crate::redact::redact;
 use crate::time::Clock;
+use crate::toolfilter::filter_tool_args;
 
 /// The mail address of the human driving legio.
 pub const ORCHESTRATOR: &str = "orchestrator";
@@ -37,15 +40,7 @@ pub struct HookContext<'a> {
     pub events: &'a dyn EventStore,
     /// `mail.db`.
     pub mail: &'a dyn MailStore,
-    /// Turns a tool input into the arguments worth storing (filtered and secret-redacted JSON)
-    /// and a one-line summary.
-    pub describe_tool: DescribeTool<'a>,
-    /// Redacts secrets from free text before it is stored.
-    pub redact: &'a dyn Fn(&str) -> String,
 }
-
-/// Turns a tool name and input into (stored arguments as JSON, one-line summary).
-pub type DescribeTool<'a> = &'a dyn Fn(&str, &Value) -> (Option<String>, String);
 
 /// Who a tool call belongs to, for the guard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,10 +146,7 @@ pub fn handle(ctx: &HookContext<'_>, request: HookRequest, guard: Guard<'_>) -> 
             context(run.event, [intro, mail])
         }
         HookEvent::UserPromptSubmit => {
-            let prompt = payload
-                .prompt
-                .as_deref()
-                .map(|p| (ctx.redact)(&truncate(p, 200)));
+            let prompt = payload.prompt.as_deref().map(|p| truncate(&redact(p), 200));
             run.record(
                 Some(&payload),
                 session.as_ref(),
@@ -382,12 +374,12 @@ impl Run<'_, '_> {
             .tool_name
             .clone()
             .unwrap_or_else(|| "unknown".into());
-        let (args, summary) = (self.ctx.describe_tool)(&tool, &payload.tool_input_or_empty());
+        let filtered = filter_tool_args(&tool, &payload.tool_input_or_empty());
         let mut e = self.base_event(Some(payload), session, event_type, level);
         e.tool_name = Some(tool);
         e.tool_use_id.clone_from(&payload.tool_use_id);
-        e.tool_args = args;
-        e.data = Some(json!({ "summary": summary }).to_string());
+        e.tool_args = Some(filtered.args_json());
+        e.data = Some(json!({ "summary": filtered.summary }).to_string());
         e
     }
 
@@ -421,7 +413,7 @@ impl Run<'_, '_> {
                 .error
                 .as_ref()
                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .map(|t| (self.ctx.redact)(&truncate(&t, 500)));
+                .map(|t| truncate(&redact(&t), 500));
             e.data = Some(json!({ "error": error }).to_string());
         }
         self.insert(&e);
@@ -470,7 +462,7 @@ impl Run<'_, '_> {
         let summary = payload
             .last_assistant_message
             .as_deref()
-            .map(|m| (self.ctx.redact)(&truncate(m, 2000)))
+            .map(|m| truncate(&redact(m), 2000))
             .or_else(|| previous.as_ref().map(|p| p.progress_summary.clone()))
             .unwrap_or_default();
         let cp = Checkpoint {

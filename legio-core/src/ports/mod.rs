@@ -13,7 +13,7 @@ pub use git::{
     BranchDisposal, GitError, Removal, RemoveOptions, Worktree, WorktreeSpec, Worktrees,
 };
 pub use mux::{Multiplexer, MuxError, MuxSession, SessionSpec};
-pub use runtime::{AgentRuntime, LaunchContext, LaunchPlan, OneShot, RuntimeError};
+pub use runtime::{AgentRuntime, LaunchContext, LaunchPlan, OneShot, Readiness, RuntimeError};
 pub use store::{
     Admission, AdmissionDenied, AdmissionLimits, EventQuery, EventStore, MailFilter, MailStore,
     MergeQueue, MetricsStore, PurgeCriteria, SessionStore, StoreError, StoreResult, TaskFilter,

@@ -2,6 +2,10 @@
 //!
 //! Implementations: `claude` (Claude Code) and `script` (a configured command; tests and the
 //! demo). They live in `legio-tmux` beside the process backends.
+//!
+//! A runtime only says *what* to run; a [`Multiplexer`](super::Multiplexer) runs it. Readiness
+//! is read from what the session shows ([`AgentRuntime::readiness`]); a headless session is
+//! ready as soon as its process runs.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,7 +51,9 @@ pub struct LaunchPlan {
     pub env_remove: Vec<String>,
     /// Working directory.
     pub cwd: PathBuf,
-    /// Whether the first prompt goes on the command line (`true`) or is typed in (`false`).
+    /// Whether the first prompt is already on the command line (`true`: do not type it) or
+    /// must be typed in once the session is ready (`false`; headless: written to its input
+    /// as [`AgentRuntime::headless_line`]).
     pub prompt_in_argv: bool,
 }
 
@@ -58,8 +64,22 @@ pub struct OneShot {
     pub prompt: String,
     /// Working directory.
     pub cwd: PathBuf,
-    /// Give up after this long.
+    /// The model to ask, when the runtime has models; `None` leaves the runtime's default.
+    pub model: Option<String>,
+    /// Give up after this long (the process is killed).
     pub timeout: Duration,
+}
+
+/// What a session's screen says about the agent's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// Still starting: nothing typed now would be read as a prompt.
+    Starting,
+    /// Waiting for input (possibly working on a turn, with input queued).
+    Ready,
+    /// Stopped at a question only a person can answer (a trust or login dialog). The text says
+    /// what it is and what to do; typing a prompt now would answer the dialog instead.
+    Blocked(String),
 }
 
 /// Why a runtime operation failed.
@@ -83,6 +103,22 @@ pub enum RuntimeError {
         program: String,
         /// The limit.
         timeout: Duration,
+    },
+    /// The process could not be started.
+    #[error("cannot start {program}: {source}")]
+    Launch {
+        /// The program.
+        program: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The process answered, but not in the expected form.
+    #[error("{program} gave an answer legio cannot use: {problem}")]
+    BadOutput {
+        /// The program.
+        program: String,
+        /// What was wrong with it (with an excerpt).
+        problem: String,
     },
     /// The process failed.
     #[error("{program} failed (exit {code:?}): {stderr}")]
@@ -119,8 +155,19 @@ pub trait AgentRuntime {
         first_prompt: &str,
     ) -> Result<LaunchPlan, RuntimeError>;
 
+    /// What a screen capture of an interactive session says about the agent's input.
+    fn readiness(&self, screen: &str) -> Readiness;
+
     /// Whether a screen capture shows the agent ready for input.
-    fn is_ready(&self, screen: &str) -> bool;
+    fn is_ready(&self, screen: &str) -> bool {
+        self.readiness(screen) == Readiness::Ready
+    }
+
+    /// The line to write to a headless session's input to give it `text` as a prompt. The
+    /// default is the text itself; runtimes with a structured input format wrap it.
+    fn headless_line(&self, text: &str) -> String {
+        text.to_owned()
+    }
 
     /// Runs a one-shot prompt and returns the answer text.
     fn one_shot(&self, request: &OneShot) -> Result<String, RuntimeError>;
