@@ -19,7 +19,7 @@ use crate::domain::event::EventType;
 use crate::names::AgentName;
 use crate::ports::{
     AgentRuntime, EventQuery, EventStore, LaunchContext, LaunchPlan, Multiplexer, MuxError,
-    MuxSession, RuntimeError, SessionSpec,
+    MuxSession, Readiness, RuntimeError, SessionSpec,
 };
 use crate::time::Timestamp;
 
@@ -253,22 +253,37 @@ pub fn one_line(text: &str) -> String {
 
 /// The session as it is now: running, or why not.
 fn running(target: &Target<'_>) -> Result<(), NotDelivered> {
-    match target.mux.list() {
-        Ok(sessions) => match sessions.into_iter().find(|s| s.name == target.session) {
-            Some(s) if s.running => Ok(()),
-            Some(_) => Err(NotDelivered(format!(
-                "the agent's process exited{}",
-                last_output(target)
-            ))),
-            None => Err(NotDelivered(format!(
-                "the session {} no longer exists",
-                target.session
-            ))),
-        },
+    match target.mux.get(target.session) {
+        Ok(Some(s)) if s.running => Ok(()),
+        Ok(Some(s)) => Err(NotDelivered(format!(
+            "the agent's process exited{}{}",
+            s.exit_code
+                .map(|c| format!(" with code {c}"))
+                .unwrap_or_default(),
+            last_output(target)
+        ))),
+        Ok(None) => Err(NotDelivered(format!(
+            "the session {} no longer exists",
+            target.session
+        ))),
         Err(e) => Err(NotDelivered(format!(
             "cannot look at the session {}: {e}",
             target.session
         ))),
+    }
+}
+
+/// The screen, refused when it shows a dialog only a person can answer.
+fn screen(target: &Target<'_>) -> Result<String, NotDelivered> {
+    let screen = target
+        .mux
+        .capture(target.session, 60)
+        .map_err(|e| NotDelivered(format!("cannot read the agent's screen: {e}")))?;
+    match target.runtime.readiness(&screen) {
+        Readiness::Blocked(dialog) => Err(NotDelivered(format!(
+            "the agent is stopped at a dialog, and legio does not answer dialogs: {dialog}"
+        ))),
+        _ => Ok(screen),
     }
 }
 
@@ -291,11 +306,8 @@ pub fn wait_until_ready(
     let deadline = Instant::now() + options.timeout;
     loop {
         running(target)?;
-        let screen = target
-            .mux
-            .capture(target.session, 60)
-            .map_err(|e| NotDelivered(format!("cannot read the agent's screen: {e}")))?;
-        if target.runtime.is_ready(&screen) {
+        let screen = screen(target)?;
+        if target.runtime.readiness(&screen) == Readiness::Ready {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -311,8 +323,12 @@ pub fn wait_until_ready(
 
 /// Writes `text` into the session (typed and submitted, or one headless input line).
 pub fn send(target: &Target<'_>, text: &str) -> Result<(), NotDelivered> {
-    // PORT: headless sessions take the runtime's headless form once the port has it.
-    target.mux.send_text(target.session, text).map_err(|e| {
+    let line = if target.headless {
+        target.runtime.headless_line(text)
+    } else {
+        text.to_owned()
+    };
+    target.mux.send_text(target.session, &line).map_err(|e| {
         NotDelivered(format!(
             "could not write to the session {}: {e}",
             target.session
@@ -341,7 +357,7 @@ pub fn verify(
         let screen = if target.headless {
             String::new()
         } else {
-            target.mux.capture(target.session, 60).unwrap_or_default()
+            screen(target)?
         };
         let waiting = prompt_still_in_input(&screen, text);
         if waiting
@@ -513,6 +529,7 @@ mod tests {
                 name: "s".into(),
                 pid: self.running.get().then_some(7),
                 running: self.running.get(),
+                exit_code: (!self.running.get()).then_some(2),
             }])
         }
         fn send_text(&self, name: &str, text: &str) -> Result<(), MuxError> {
@@ -520,10 +537,7 @@ mod tests {
                 return Err(MuxError::NoSuchSession(name.into()));
             }
             if !self.running.get() {
-                return Err(MuxError::Failed {
-                    operation: "send".into(),
-                    detail: "exited".into(),
-                });
+                return Err(MuxError::NotRunning(name.into()));
             }
             self.sent.borrow_mut().push(text.to_owned());
             Ok(())
@@ -550,9 +564,16 @@ mod tests {
         fn launch_plan(&self, _: &LaunchContext, _: &str) -> Result<LaunchPlan, RuntimeError> {
             unreachable!("not used")
         }
-        fn is_ready(&self, screen: &str) -> bool {
+        fn readiness(&self, screen: &str) -> Readiness {
+            if screen.contains("Enter to confirm") {
+                return Readiness::Blocked("the trust dialog".into());
+            }
             // `trim` also removes the no-break space Claude Code draws after the mark.
-            screen.lines().any(|l| l.trim() == "❯")
+            if screen.lines().any(|l| l.trim() == "❯") {
+                Readiness::Ready
+            } else {
+                Readiness::Starting
+            }
         }
         fn one_shot(&self, _: &OneShot) -> Result<String, RuntimeError> {
             unreachable!("not used")
@@ -643,8 +664,29 @@ mod tests {
         };
         let err =
             deliver_first_prompt(&target, "go", true, PromptCheck::Process, &fast()).unwrap_err();
-        assert!(err.0.contains("exited"), "{err}");
+        assert!(err.0.contains("exited with code 2"), "{err}");
         assert!(err.0.contains("no plan file"), "{err}");
+    }
+
+    #[test]
+    fn a_dialog_is_named_and_never_typed_into() {
+        let mux =
+            ScreenMux::new(&["Do you trust this folder?\n❯ No, exit\nEnter to confirm".to_owned()]);
+        let target = Target {
+            mux: &mux,
+            runtime: &Claudeish,
+            session: "s",
+            headless: false,
+            prompt_seen: &|| false,
+        };
+        let err =
+            deliver_first_prompt(&target, "go", false, PromptCheck::Hook, &fast()).unwrap_err();
+        assert!(err.0.contains("the trust dialog"), "{err}");
+        assert!(mux.sent.borrow().is_empty(), "nothing typed into a dialog");
+        // With the prompt on the command line, the wait for the hook also stops at a dialog.
+        let err =
+            deliver_first_prompt(&target, "go", true, PromptCheck::Hook, &fast()).unwrap_err();
+        assert!(err.0.contains("dialog"), "{err}");
     }
 
     #[test]

@@ -299,6 +299,8 @@ pub struct RootStatus {
     pub session: Option<String>,
     /// Its process id while it runs.
     pub pid: Option<u32>,
+    /// How its process ended, when it has and that is known.
+    pub exit_code: Option<i32>,
     /// When it started.
     pub started_at: Option<String>,
     /// Its last hook activity.
@@ -326,6 +328,7 @@ pub fn status(
                 state: None,
                 session: None,
                 pid: None,
+                exit_code: None,
                 started_at: None,
                 last_activity: None,
                 cwd: None,
@@ -334,17 +337,15 @@ pub fn status(
         }
         Err(e) => return Err(e),
     };
-    let live: Option<MuxSession> = mux
-        .list()
-        .ok()
-        .and_then(|l| l.into_iter().find(|s| s.name == row.tmux_session));
+    let live: Option<MuxSession> = mux.get(&row.tmux_session).ok().flatten();
     let running = live.as_ref().is_some_and(|s| s.running);
     Ok(RootStatus {
         agent: agent.to_string(),
         running,
         state: Some(row.state),
         session: Some(row.tmux_session.clone()),
-        pid: live.and_then(|s| s.pid),
+        pid: live.as_ref().and_then(|s| s.pid),
+        exit_code: live.as_ref().and_then(|s| s.exit_code),
         started_at: Some(row.started_at.to_string()),
         last_activity: Some(row.last_activity.to_string()),
         cwd: Some(PathBuf::from(&row.worktree_path)),

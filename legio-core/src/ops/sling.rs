@@ -33,6 +33,7 @@ use crate::ops::launch::{self, Delivered, Launch};
 use crate::ops::settings;
 use crate::ops::spawn::{self, Fleet, SpawnError, SpawnOptions, Step, StepFailure, Steps, at};
 use crate::overlay::{self, OverlayConfig, spawnable};
+use crate::ports::git::agent_branch;
 use crate::ports::{BranchDisposal, LaunchContext, RemoveOptions, WorktreeSpec};
 
 /// What to sling.
@@ -214,7 +215,7 @@ fn prepare(
     let (role_definition, warning) = spawn::role_definition(fleet.config, fleet.manifest, role)?;
 
     let worktree = fleet.config.worktrees_dir().join(agent.as_str());
-    let branch = format!("legio/{agent}/{}", request.task);
+    let branch = agent_branch(agent, &request.task);
     if worktree.symlink_metadata().is_ok() {
         return Err(refused(
             format!(

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::domain::agent::{AgentSession, AgentState, Capability};
 use crate::domain::merge::{MergeEntry, MergeStatus};
 use crate::layout::Layout;
+use crate::ports::git::AGENT_BRANCH_PREFIX;
 use crate::ports::{
     MailFilter, MailStore, MergeQueue, Multiplexer, MuxSession, SessionStore, Worktrees,
 };
@@ -108,6 +109,8 @@ pub struct AgentStatus {
     pub session_state: SessionState,
     /// Its process id while it runs.
     pub pid: Option<u32>,
+    /// How its process ended, when it has and that is known.
+    pub exit_code: Option<i32>,
     /// Its unread messages.
     pub unread: u64,
 }
@@ -138,6 +141,8 @@ pub struct SessionStatus {
     pub running: bool,
     /// Its process id while it runs.
     pub pid: Option<u32>,
+    /// How its process ended, when it has and that is known.
+    pub exit_code: Option<i32>,
     /// The agent it belongs to; `None`: no agent row names it (an orphan).
     pub agent: Option<String>,
 }
@@ -221,7 +226,7 @@ pub fn snapshot(src: &StatusSources<'_>, all: bool) -> FleetStatus {
     let agent_worktrees: Vec<(PathBuf, &crate::ports::Worktree)> = worktrees
         .iter()
         .map(|w| (canonical(&w.path), w))
-        .filter(|(c, w)| c.starts_with(&worktrees_dir) || w.branch.starts_with("legio/"))
+        .filter(|(c, w)| c.starts_with(&worktrees_dir) || w.branch.starts_with(AGENT_BRANCH_PREFIX))
         .collect();
     let row_paths: Vec<PathBuf> = rows
         .iter()
@@ -266,6 +271,7 @@ pub fn snapshot(src: &StatusSources<'_>, all: bool) -> FleetStatus {
             name: s.name.clone(),
             running: s.running,
             pid: s.pid,
+            exit_code: s.exit_code,
             agent: rows
                 .iter()
                 .filter(|r| r.tmux_session == s.name)
@@ -317,6 +323,7 @@ fn agent_status(
         session: r.tmux_session.clone(),
         session_state,
         pid: session.and_then(|s| s.pid),
+        exit_code: session.and_then(|s| s.exit_code),
         unread: unread.get(r.agent_name.as_str()).copied().unwrap_or(0),
     }
 }

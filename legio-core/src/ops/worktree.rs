@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::domain::agent::{AgentSession, AgentState};
 use crate::ops::status::canonical;
+use crate::ports::git::AGENT_BRANCH_PREFIX;
 use crate::ports::{
     BranchDisposal, GitError, Multiplexer, RemoveOptions, SessionStore, StoreError, Worktree,
     Worktrees,
@@ -92,7 +93,7 @@ pub fn list(ctx: &WorktreeContext<'_>) -> Result<Vec<AgentWorktree>, WorktreeOpE
         .iter()
         .skip(1) // the main checkout
         .map(|w| (canonical(&w.path), w))
-        .filter(|(c, w)| c.starts_with(&dir) || w.branch.starts_with("legio/"))
+        .filter(|(c, w)| c.starts_with(&dir) || w.branch.starts_with(AGENT_BRANCH_PREFIX))
         .map(|(c, w)| to_agent_worktree(w, rows.iter().filter(|(p, _)| *p == c).map(|(_, r)| *r)))
         .collect())
 }
