@@ -31,6 +31,11 @@ pub struct Env {
     pub inside_tmux: bool,
     /// `PATH`.
     pub path: Option<OsString>,
+    /// `LEGIO_FAILPOINT`, **for tests only**: `sling:<step>` or `start:<step>` makes that spawn
+    /// fail right after the step, to prove that a failure anywhere leaves nothing behind.
+    pub failpoint: Option<String>,
+    /// The process runs as root (uid 0; read from `/proc/self`, not a variable).
+    pub running_as_root: bool,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -67,6 +72,9 @@ impl Env {
             provider,
             inside_tmux: present("TMUX"),
             path,
+            failpoint: non_empty("LEGIO_FAILPOINT"),
+            running_as_root: std::fs::metadata("/proc/self")
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0),
         }
     }
 }
