@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::is_valid_model;
+use crate::config::{Config, is_valid_model};
 use crate::domain::agent::{AgentSession, AgentState, Capability, RunStatus};
 use crate::manifest::resolve_model;
 use crate::names::{AgentName, TaskId};
@@ -105,22 +105,8 @@ pub fn start(
     let (role_definition, warning) = spawn::role_definition(fleet.config, fleet.manifest, role)?;
     let root = fleet.layout.root().to_path_buf();
     let canonical = fleet.config.project.canonical_branch.clone();
-    let system_prompt = overlay::render(&OverlayConfig {
-        agent: agent.clone(),
-        capability: role,
-        task: request.task.clone(),
-        spec_path: None,
-        branch: canonical.clone(),
-        worktree: root.clone(),
-        parent: request.parent.clone(),
-        depth: request.depth,
-        file_scope: Vec::new(),
-        quality_gates: fleet.config.quality_gates.clone(),
-        role_definition,
-        can_spawn: spawnable(role, request.depth, fleet.config.agents.max_depth),
-        skip_review: false,
-    })
-    .map_err(|e| SpawnError::refused(e.to_string(), None))?;
+    let system_prompt = system_prompt(fleet.config, request, role_definition)
+        .map_err(|e| SpawnError::refused(e.to_string(), None))?;
     let session_name = (fleet.session_name)(agent);
     spawn::check_session_free(fleet, &session_name, agent)?;
 
@@ -190,6 +176,30 @@ pub fn start(
             Err(error)
         }
     }
+}
+
+/// The system prompt of a root agent: its role definition and assignment, rendered from the
+/// overlay template as for worktree agents, with the project root as its working directory.
+pub fn system_prompt(
+    config: &Config,
+    request: &RootStart,
+    role_definition: String,
+) -> Result<String, overlay::OverlayError> {
+    overlay::render(&OverlayConfig {
+        agent: request.agent.clone(),
+        capability: request.role,
+        task: request.task.clone(),
+        spec_path: None,
+        branch: config.project.canonical_branch.clone(),
+        worktree: config.project.root.clone(),
+        parent: request.parent.clone(),
+        depth: request.depth,
+        file_scope: Vec::new(),
+        quality_gates: config.quality_gates.clone(),
+        role_definition,
+        can_spawn: spawnable(request.role, request.depth, config.agents.max_depth),
+        skip_review: false,
+    })
 }
 
 /// Why a root agent could not be stopped or inspected.
@@ -351,4 +361,31 @@ pub fn status(
         cwd: Some(PathBuf::from(&row.worktree_path)),
         session_lost: row.state.is_active() && !running,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assets::role_definition;
+
+    #[test]
+    fn every_root_role_gets_its_definition_and_assignment_as_system_prompt() {
+        let mut config = Config::for_root("/work/shop");
+        config.project.name = "shop".into();
+        for role in Capability::ALL.iter().filter(|r| r.works_at_root()) {
+            let supervisor = *role == Capability::Supervisor;
+            let request = RootStart {
+                role: *role,
+                agent: AgentName::new(if supervisor { "sup-auth" } else { role.as_str() }).unwrap(),
+                task: supervisor.then(|| TaskId::new("t-7").unwrap()),
+                parent: supervisor.then(|| AgentName::new("coordinator").unwrap()),
+                depth: u32::from(supervisor),
+                model: None,
+            };
+            let text = system_prompt(&config, &request, role_definition(*role).to_owned()).unwrap();
+            assert!(text.starts_with("<!-- legio: instructions for agent"), "{text}");
+            assert!(text.contains(&format!("**Working directory:** `/work/shop`")), "{role}");
+            insta::assert_snapshot!(format!("system_prompt_{role}"), text);
+        }
+    }
 }
