@@ -16,11 +16,17 @@ fn nothing_left(f: &Fleet, name: &str, step: &str) {
     let wt = f.p.root.join(".legio/worktrees").join(name);
     assert!(!wt.exists(), "{ctx}: {} is left", wt.display());
     assert!(
-        !f.branches().iter().any(|b| b.starts_with(&format!("legio/{name}/"))),
+        !f.branches()
+            .iter()
+            .any(|b| b.starts_with(&format!("legio/{name}/"))),
         "{ctx}: a branch is left: {:?}",
         f.branches()
     );
-    assert!(f.session_names().is_empty(), "{ctx}: sessions left: {:?}", f.session_names());
+    assert!(
+        f.session_names().is_empty(),
+        "{ctx}: sessions left: {:?}",
+        f.session_names()
+    );
     let headless = f.p.root.join(".legio/headless");
     // The backend's own lock file may stay; nothing named after the agent's session may.
     let records: Vec<_> = std::fs::read_dir(&headless)
@@ -31,9 +37,16 @@ fn nothing_left(f: &Fleet, name: &str, step: &str) {
                 .collect()
         })
         .unwrap_or_default();
-    assert!(records.is_empty(), "{ctx}: headless records left: {records:?}");
+    assert!(
+        records.is_empty(),
+        "{ctx}: headless records left: {records:?}"
+    );
     let mail = f.json(&["mail", "list", "--to", name]);
-    assert_eq!(mail.as_array().unwrap().len(), 0, "{ctx}: mail left: {mail:#}");
+    assert_eq!(
+        mail.as_array().unwrap().len(),
+        0,
+        "{ctx}: mail left: {mail:#}"
+    );
     let task = f.json(&["task", "show", "t-1"]);
     assert_eq!(task["status"], "open", "{ctx}: {task:#}");
     assert!(task["assignee"].is_null(), "{ctx}: {task:#}");
@@ -42,7 +55,10 @@ fn nothing_left(f: &Fleet, name: &str, step: &str) {
         .list_runs(None, None)
         .unwrap();
     assert!(runs.is_empty(), "{ctx}: runs left: {runs:?}");
-    assert!(!f.p.root.join(".legio/current-run.txt").exists(), "{ctx}: current-run.txt left");
+    assert!(
+        !f.p.root.join(".legio/current-run.txt").exists(),
+        "{ctx}: current-run.txt left"
+    );
     for dir in ["logs", "agents"] {
         let d = f.p.root.join(".legio").join(dir).join(name);
         assert!(!d.exists(), "{ctx}: {} is left", d.display());
@@ -66,11 +82,20 @@ fn every_step_leaves_nothing_behind(backend: Backend) {
             1,
         );
         assert!(err.contains(&format!("failed at step {step}")), "{err}");
-        assert!(err.contains("everything it had created was removed again"), "{err}");
+        assert!(
+            err.contains("everything it had created was removed again"),
+            "{err}"
+        );
         nothing_left(&f, &name, step.as_str());
-        let failure = f.events(&name).into_iter().find(|e| e.event_type == "error");
+        let failure = f
+            .events(&name)
+            .into_iter()
+            .find(|e| e.event_type == "error");
         let data = failure.and_then(|e| e.data).unwrap_or_default();
-        assert!(data.contains("spawn_failed") && data.contains(step.as_str()), "{data}");
+        assert!(
+            data.contains("spawn_failed") && data.contains(step.as_str()),
+            "{data}"
+        );
     }
 
     // Nothing blocks the name afterwards.
@@ -121,16 +146,54 @@ fn refusals_come_before_anything_is_created() {
     let cases: &[(&[&str], &str)] = &[
         (&["sling", "t-9", "--name", "x1"], "task t-9 not found"),
         (&["sling", "t-2", "--name", "x1"], "task t-2 is closed"),
-        (&["sling", "t-1", "--name", "x1", "--spec", "nope.md"], "spec file"),
-        (&["sling", "t-1", "--name", "x1", "--parent", "ghost"], "parent agent ghost not found"),
-        (&["sling", "t-1", "--name", "x1", "--files", "../etc/passwd"], "not a path inside the worktree"),
-        (&["sling", "t-1", "--name", "x1", "--capability", "coordinator"], "legio coordinator start"),
-        (&["sling", "t-1", "--name", "x1", "--model", "gpt-5"], "is not a model legio knows"),
-        (&["sling", "t-1", "--name", "x1", "--depth", "3"], "depth limit exceeded"),
+        (
+            &["sling", "t-1", "--name", "x1", "--spec", "nope.md"],
+            "spec file",
+        ),
+        (
+            &["sling", "t-1", "--name", "x1", "--parent", "ghost"],
+            "parent agent ghost not found",
+        ),
+        (
+            &["sling", "t-1", "--name", "x1", "--files", "../etc/passwd"],
+            "not a path inside the worktree",
+        ),
+        (
+            &[
+                "sling",
+                "t-1",
+                "--name",
+                "x1",
+                "--capability",
+                "coordinator",
+            ],
+            "legio coordinator start",
+        ),
+        (
+            &["sling", "t-1", "--name", "x1", "--model", "gpt-5"],
+            "is not a model legio knows",
+        ),
+        (
+            &["sling", "t-1", "--name", "x1", "--depth", "3"],
+            "depth limit exceeded",
+        ),
     ];
     for (args, expected) in cases {
         let (_, err) = f.fails(args, &[], 1);
         assert!(err.contains(expected), "{args:?}: {err}");
+        nothing_left_quick(&f, "x1");
+    }
+    // Claude Code refuses to skip permissions as root: legio says so before starting anything.
+    if crate::support::claude::running_as_root() {
+        let (_, err) = f.fails(
+            &["sling", "t-1", "--name", "x1", "--runtime", "claude"],
+            &[],
+            1,
+        );
+        assert!(
+            err.contains("as root") && err.contains("IS_SANDBOX=1"),
+            "{err}"
+        );
         nothing_left_quick(&f, "x1");
     }
     // Names are validated before they become paths, branches or session names.
@@ -140,8 +203,25 @@ fn refusals_come_before_anything_is_created() {
     // A spec is found at the project root even when sling runs in a subdirectory.
     f.ok(&["spec", "write", "t-1", "--body", "# Build it"]);
     std::fs::create_dir_all(f.p.root.join("sub")).unwrap();
-    let out = f.run(&["-C", "sub", "--json", "sling", "t-1", "--name", "x2", "--spec", ".legio/specs/t-1.md"], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = f.run(
+        &[
+            "-C",
+            "sub",
+            "--json",
+            "sling",
+            "t-1",
+            "--name",
+            "x2",
+            "--spec",
+            ".legio/specs/t-1.md",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let row = f.row("x2").unwrap();
     assert_eq!(
         row.spec_path.as_deref(),

@@ -44,12 +44,19 @@ fn three_builders(backend: Backend) -> Fleet {
         assert_eq!(out["branch"], format!("legio/{name}/t-1"));
         assert_eq!(
             out["multiplexer"],
-            if backend == Backend::Tmux { "tmux" } else { "headless" }
+            if backend == Backend::Tmux {
+                "tmux"
+            } else {
+                "headless"
+            }
         );
         let wt = f.p.root.join(".legio/worktrees").join(name);
         assert_eq!(out["worktree"], wt.display().to_string());
         let overlay = std::fs::read_to_string(wt.join(".claude/CLAUDE.md")).unwrap();
-        assert!(overlay.contains(&format!("**Agent name:** {name}")), "{overlay}");
+        assert!(
+            overlay.contains(&format!("**Agent name:** {name}")),
+            "{overlay}"
+        );
         let settings = std::fs::read_to_string(wt.join(".claude/settings.local.json")).unwrap();
         let hook = format!("{} hook PreToolUse", legio_bin().display());
         assert!(settings.contains(&hook), "{settings}");
@@ -57,7 +64,10 @@ fn three_builders(backend: Backend) -> Fleet {
     }
     let sessions = f.session_names();
     for name in ["b1", "b2", "b3"] {
-        assert!(sessions.contains(&format!("legio-repo-{name}")), "{sessions:?}");
+        assert!(
+            sessions.contains(&format!("legio-repo-{name}")),
+            "{sessions:?}"
+        );
     }
 
     // Their hook calls land in the stores; worker_done completes two of them.
@@ -68,8 +78,18 @@ fn three_builders(backend: Backend) -> Fleet {
         // A turn ends after its last tool call: the worker_done mail completes the agent first.
         f.wait_event(name, "turn_end");
         let types = f.event_types(name);
-        for expected in ["spawn", "session_start", "prompt_submit", "tool_start", "tool_end", "turn_end"] {
-            assert!(types.iter().any(|t| t == expected), "{name}: no {expected} in {types:?}");
+        for expected in [
+            "spawn",
+            "session_start",
+            "prompt_submit",
+            "tool_start",
+            "tool_end",
+            "turn_end",
+        ] {
+            assert!(
+                types.iter().any(|t| t == expected),
+                "{name}: no {expected} in {types:?}"
+            );
         }
     }
     let log = git(&f.p.root, &["log", "--format=%s", "legio/b1/t-1"]);
@@ -110,18 +130,26 @@ fn three_builders(backend: Backend) -> Fleet {
         .filter_map(|e| e.data)
         .collect();
     assert!(
-        prompts.iter().any(|d| d.contains("[NUDGE from orchestrator] look at the tests")),
+        prompts
+            .iter()
+            .any(|d| d.contains("[NUDGE from orchestrator] look at the tests")),
         "{prompts:?}"
     );
     let again = f.json(&["nudge", "b3"]);
-    assert_eq!((again["delivered"].clone(), again["debounced"].clone()), (false.into(), true.into()));
+    assert_eq!(
+        (again["delivered"].clone(), again["debounced"].clone()),
+        (false.into(), true.into())
+    );
     let forced = f.json(&["nudge", "b3", "--force", "now"]);
     assert_eq!(forced["delivered"], true, "{forced}");
     let (_, err) = f.fails(&["nudge", "b1"], &[], 1);
     assert!(err.contains("b1 is completed"), "{err}");
 
     // It says so when it cannot: an agent whose process died.
-    f.plan("b4", &serde_json::json!({"steps": [{"sleep_ms": 1500}, {"exit": 3}]}));
+    f.plan(
+        "b4",
+        &serde_json::json!({"steps": [{"sleep_ms": 1500}, {"exit": 3}]}),
+    );
     f.json(&["sling", "t-1", "--name", "b4"]);
     let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
     while agent(&f.status(), "b4")["sessionState"] == "running" {
@@ -156,14 +184,29 @@ fn three_builders(backend: Backend) -> Fleet {
     // Clean removes what is merged and refuses what is not.
     git(&f.p.root, &["merge", "-q", "--no-edit", "legio/b1/t-1"]);
     let (out, err) = f.fails(&["worktree", "clean"], &[], 1);
-    assert!(out.contains("Removed") && out.contains("worktrees/b1"), "{out}");
-    assert!(out.contains("Refused") && out.contains("legio/b2/t-1 is not merged"), "{out}");
+    assert!(
+        out.contains("Removed") && out.contains("worktrees/b1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Refused") && out.contains("legio/b2/t-1 is not merged"),
+        "{out}"
+    );
     assert!(err.contains("add --force"), "{err}");
     assert!(!f.p.root.join(".legio/worktrees/b1").exists());
     assert!(f.p.root.join(".legio/worktrees/b2").exists());
-    assert!(f.p.root.join(".legio/worktrees/b3").exists(), "zombies need --all");
+    assert!(
+        f.p.root.join(".legio/worktrees/b3").exists(),
+        "zombies need --all"
+    );
     let branches = f.branches();
-    assert!(!branches.contains(&"legio/b1/t-1".to_owned()), "{branches:?}");
-    assert!(branches.contains(&"legio/b2/t-1".to_owned()), "{branches:?}");
+    assert!(
+        !branches.contains(&"legio/b1/t-1".to_owned()),
+        "{branches:?}"
+    );
+    assert!(
+        branches.contains(&"legio/b2/t-1".to_owned()),
+        "{branches:?}"
+    );
     f
 }

@@ -58,7 +58,11 @@ impl Fleet {
     /// `legio init` in a fresh repository, agents as sim-agents on `backend`.
     pub fn new(backend: Backend) -> Self {
         let p = Project::new();
-        let base = p.root.parent().expect("the repo has a parent").to_path_buf();
+        let base = p
+            .root
+            .parent()
+            .expect("the repo has a parent")
+            .to_path_buf();
         let tmux_dir = base.join("t");
         let plans = base.join("plans");
         std::fs::create_dir_all(&tmux_dir).unwrap();
@@ -202,7 +206,10 @@ impl Fleet {
 
     /// The event types of `agent`, oldest first.
     pub fn event_types(&self, agent: &str) -> Vec<String> {
-        self.events(agent).into_iter().map(|e| e.event_type).collect()
+        self.events(agent)
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
     }
 
     /// Local branches.

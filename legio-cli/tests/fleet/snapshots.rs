@@ -9,10 +9,9 @@ use crate::support::project::legio_bin;
 
 /// Snapshots `text` with the project root and the legio binary replaced by placeholders.
 fn snapshot(f: &Fleet, name: &str, text: &str) {
-    let redacted = f
-        .p
-        .redact_paths(text)
-        .replace(&legio_bin().display().to_string(), "[LEGIO]");
+    let redacted =
+        f.p.redact_paths(text)
+            .replace(&legio_bin().display().to_string(), "[LEGIO]");
     insta::assert_snapshot!(name, redacted);
 }
 
@@ -23,9 +22,21 @@ fn overlay_and_settings_of_every_worktree_role() {
     f.ok(&["spec", "write", "t-1", "--body", "# Parser\n\nParse it."]);
     for role in Capability::ALL.iter().filter(|r| !r.works_at_root()) {
         let name = format!("{role}-1");
-        let mut args = vec!["sling", "t-1", "--name", &name, "--capability", role.as_str()];
+        let mut args = vec![
+            "sling",
+            "t-1",
+            "--name",
+            &name,
+            "--capability",
+            role.as_str(),
+        ];
         if *role == Capability::Builder {
-            args.extend(["--files", "src/parser.rs,tests/parser.rs", "--spec", ".legio/specs/t-1.md"]);
+            args.extend([
+                "--files",
+                "src/parser.rs,tests/parser.rs",
+                "--spec",
+                ".legio/specs/t-1.md",
+            ]);
         }
         f.ok(&args);
         let wt = f.p.root.join(".legio/worktrees").join(&name);
@@ -44,7 +55,10 @@ fn every_root_role_shares_one_set_of_root_hooks() {
     let mut first = None;
     for (role, args) in [
         ("coordinator", vec!["coordinator", "start"]),
-        ("supervisor", vec!["supervisor", "start", "--name", "sup-1", "--task", "t-1"]),
+        (
+            "supervisor",
+            vec!["supervisor", "start", "--name", "sup-1", "--task", "t-1"],
+        ),
         ("monitor", vec!["monitor", "start"]),
         ("gateway", vec!["gateway", "start"]),
     ] {
@@ -59,9 +73,15 @@ fn every_root_role_shares_one_set_of_root_hooks() {
         }
     }
     let status = f.json(&["hooks", "status"]);
-    assert_eq!(status["claimants"], serde_json::json!(["coordinator", "sup-1", "monitor", "gateway"]));
+    assert_eq!(
+        status["claimants"],
+        serde_json::json!(["coordinator", "sup-1", "monitor", "gateway"])
+    );
     f.ok(&["down"]);
-    assert!(!path.exists(), "legio created the file, so it goes with the last root agent");
+    assert!(
+        !path.exists(),
+        "legio created the file, so it goes with the last root agent"
+    );
 }
 
 #[test]
@@ -79,15 +99,26 @@ fn the_users_own_settings_survive_root_agents() {
     f.ok(&["gateway", "start"]);
     f.ok(&["coordinator", "stop"]);
     let still = std::fs::read_to_string(&path).unwrap();
-    assert!(still.contains("hook PreToolUse"), "the gateway still needs the hooks");
+    assert!(
+        still.contains("hook PreToolUse"),
+        "the gateway still needs the hooks"
+    );
     f.ok(&["gateway", "stop"]);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), user, "restored byte for byte");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        user,
+        "restored byte for byte"
+    );
 
     // `legio hooks install` keeps them past a root agent's stop.
     f.ok(&["hooks", "install"]);
     f.ok(&["monitor", "start"]);
     f.ok(&["monitor", "stop"]);
-    assert!(std::fs::read_to_string(&path).unwrap().contains("hook PreToolUse"));
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("hook PreToolUse")
+    );
     f.ok(&["hooks", "uninstall"]);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), user);
 }

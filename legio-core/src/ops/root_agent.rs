@@ -376,15 +376,26 @@ mod tests {
             let supervisor = *role == Capability::Supervisor;
             let request = RootStart {
                 role: *role,
-                agent: AgentName::new(if supervisor { "sup-auth" } else { role.as_str() }).unwrap(),
+                agent: AgentName::new(if supervisor {
+                    "sup-auth"
+                } else {
+                    role.as_str()
+                })
+                .unwrap(),
                 task: supervisor.then(|| TaskId::new("t-7").unwrap()),
                 parent: supervisor.then(|| AgentName::new("coordinator").unwrap()),
                 depth: u32::from(supervisor),
                 model: None,
             };
             let text = system_prompt(&config, &request, role_definition(*role).to_owned()).unwrap();
-            assert!(text.starts_with("<!-- legio: instructions for agent"), "{text}");
-            assert!(text.contains(&format!("**Working directory:** `/work/shop`")), "{role}");
+            assert!(
+                text.starts_with("<!-- legio: instructions for agent"),
+                "{text}"
+            );
+            assert!(
+                text.contains("**Working directory:** `/work/shop`"),
+                "{role}"
+            );
             insta::assert_snapshot!(format!("system_prompt_{role}"), text);
         }
     }
