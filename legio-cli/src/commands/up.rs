@@ -54,7 +54,7 @@ pub fn up(args: &UpArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
                 .running
         };
         if running {
-            out.info(format!("The {role} already runs."));
+            out.progress(format!("The {role} already runs."));
         } else {
             let start = root_agents::StartArgs {
                 attach: false,
@@ -72,7 +72,7 @@ pub fn up(args: &UpArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
                 model: None,
             };
             let launched = root_agents::launch(&request, &start, ctx, out)?;
-            out.info(format!(
+            out.progress(format!(
                 "Started the {role} ({})",
                 launched.started.session.tmux_session
             ));

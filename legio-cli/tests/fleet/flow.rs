@@ -208,5 +208,148 @@ fn three_builders(backend: Backend) -> Fleet {
         branches.contains(&"legio/b2/t-1".to_owned()),
         "{branches:?}"
     );
+
+    // legio's own files in a worktree are not work; the agent's uncommitted notes are.
+    // With --all, zombies count: b4 (nothing written) goes; b3 (uncommitted notes) does not.
+    let (out, _) = f.fails(&["worktree", "clean", "--all"], &[], 1);
+    assert!(
+        out.contains("Removed") && out.contains("worktrees/b4"),
+        "{out}"
+    );
+    assert!(
+        out.contains("worktrees/b3: uncommitted changes: notes/"),
+        "{out}"
+    );
+    assert!(!out.contains(".claude"), "{out}");
+    let report = f.json(&["worktree", "clean", "--all", "--force"]);
+    let removed: Vec<&str> = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed.len(), 2, "{report:#}");
+    assert!(
+        removed.contains(&"b2") && removed.contains(&"b3"),
+        "{report:#}"
+    );
+    assert!(
+        !f.branches().iter().any(|b| b.starts_with("legio/")),
+        "{:?}",
+        f.branches()
+    );
     f
+}
+
+#[test]
+fn hierarchy_limits_and_stop_order() {
+    let f = Fleet::new(Backend::Headless);
+    f.configure("  maxConcurrent: 4\n");
+    f.ok(&["task", "create", "Stream", "--id", "t-1"]);
+    f.json(&["sling", "t-1", "--name", "lead-1", "--capability", "lead"]);
+    f.json(&["sling", "t-1", "--name", "b1"]);
+    // An agent spawns as itself: its name is the default parent, and the hierarchy holds.
+    let as_lead = [("LEGIO_AGENT_NAME", "lead-1")];
+    let out = f.run(&["--json", "sling", "t-1", "--name", "b2"], &as_lead);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b2 = f.row("b2").unwrap();
+    assert_eq!(b2.parent_agent.unwrap().as_str(), "lead-1");
+    assert_eq!(b2.depth, 1);
+    let (_, err) = f.fails(
+        &["sling", "t-1", "--name", "x", "--capability", "lead"],
+        &as_lead,
+        1,
+    );
+    assert!(
+        err.contains("a lead may spawn scout, builder, reviewer, merger but not a lead"),
+        "{err}"
+    );
+    let (_, err) = f.fails(
+        &["sling", "t-1", "--name", "x"],
+        &[("LEGIO_AGENT_NAME", "b1")],
+        1,
+    );
+    assert!(err.contains("a builder may not spawn agents"), "{err}");
+    let (_, err) = f.fails(
+        &[
+            "sling", "t-1", "--name", "x", "--parent", "lead-1", "--depth", "2",
+        ],
+        &[],
+        1,
+    );
+    assert!(err.contains("--depth 2 does not match"), "{err}");
+
+    // Two slings at once cannot both take the last slot (maxConcurrent 4).
+    let racers: Vec<_> = ["r1", "r2"]
+        .iter()
+        .map(|name| {
+            let mut cmd = f.p.command(&["sling", "t-1", "--name", name]);
+            cmd.env("TMUX_TMPDIR", &f.tmux_dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = racers
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let admitted = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(admitted, 1, "{outputs:?}");
+    let refused = outputs.iter().find(|o| !o.status.success()).unwrap();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("max concurrent agents reached: 4/4")
+    );
+    assert_eq!(f.json(&["agents", "discover"]).as_array().unwrap().len(), 4);
+
+    // The context an agent and the orchestrator get.
+    let prime = f.ok(&["prime", "--agent", "b2"]);
+    assert!(
+        prime.contains("You are legio agent b2 (role: builder), depth 1, reporting to lead-1"),
+        "{prime}"
+    );
+    let prime = f.ok(&["prime"]);
+    assert!(
+        prime.contains("# Legio Context") && prime.contains("- b2 (builder"),
+        "{prime}"
+    );
+
+    // Deepest first.
+    let stopped = f.json(&["stop"]);
+    let order: Vec<&str> = stopped["stopped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(order[0], "b2", "{order:?}");
+    assert!(order.contains(&"lead-1"));
+}
+
+#[test]
+fn up_and_down() {
+    let f = Fleet::new(Backend::Tmux);
+    std::fs::remove_file(f.p.root.join(".legio/config.yaml")).unwrap();
+    let up = f.json(&["up", "--gateway"]);
+    assert_eq!(up["initRan"], true, "{up:#}");
+    assert_eq!(up["coordinatorStarted"], true, "{up:#}");
+    assert_eq!(up["gatewayStarted"], true, "{up:#}");
+    let again = f.json(&["up"]);
+    assert_eq!(again["coordinatorAlreadyRunning"], true, "{again:#}");
+    let status = f.json(&["coordinator", "status"]);
+    assert_eq!(status["running"], true, "{status:#}");
+    let down = f.json(&["down"]);
+    assert_eq!(down["stopped"].as_array().unwrap().len(), 2, "{down:#}");
+    assert_eq!(down["serverStopped"], true, "{down:#}");
+    assert!(f.tmux_sockets().is_empty(), "{:?}", f.tmux_sockets());
+    let status = f.json(&["coordinator", "status"]);
+    assert_eq!(status["running"], false, "{status:#}");
+    assert_eq!(
+        status["state"], "zombie",
+        "stopped, never completed: {status:#}"
+    );
 }

@@ -79,10 +79,10 @@ impl Fleet {
     }
 
     /// Writes `.legio/config.local.yaml`: the sim-agent runtime, no stagger, a boot timeout
-    /// for a loaded machine, the backend, and `extra` YAML.
-    pub fn configure(&self, extra: &str) {
+    /// for a loaded machine, the backend, and `agents` lines (indented YAML under `agents:`).
+    pub fn configure(&self, agents: &str) {
         let text = format!(
-            "runtime:\n  default: script\n  headless: {}\n  script:\n    command: [{:?}, \"sim-agent\", \"--plan-dir\", {:?}]\nagents:\n  staggerDelayMs: 0\nwatchdog:\n  bootTimeoutMs: 60000\n{extra}",
+            "runtime:\n  default: script\n  headless: {}\n  script:\n    command: [{:?}, \"sim-agent\", \"--plan-dir\", {:?}]\nagents:\n  staggerDelayMs: 0\n{agents}watchdog:\n  bootTimeoutMs: 60000\n",
             self.backend == Backend::Headless,
             legio_bin().display().to_string(),
             self.plans.display().to_string(),
