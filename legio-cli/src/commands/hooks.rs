@@ -79,7 +79,6 @@ pub fn run(cmd: HooksCommand, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
                     "events": status.events,
                     "claimants": status.claimants,
                     "path": status.path,
-                    "sourceExists": true,
                 }));
             }
             if status.events.is_empty() {

@@ -155,7 +155,8 @@ pub struct DeliveryOptions {
     pub enter_retry_after: Duration,
     /// How many times Enter is pressed again, at most.
     pub max_enter_retries: u32,
-    /// For [`PromptCheck::Process`]: how long the process must survive the prompt.
+    /// For [`PromptCheck::Process`]: how long the process must survive the prompt (less when
+    /// its prompt hook confirms it first).
     pub settle: Duration,
 }
 
@@ -166,7 +167,7 @@ impl Default for DeliveryOptions {
             timeout: Duration::from_secs(120),
             enter_retry_after: Duration::from_secs(1),
             max_enter_retries: 2,
-            settle: Duration::from_millis(150),
+            settle: Duration::from_millis(200),
         }
     }
 }
@@ -425,16 +426,18 @@ pub fn deliver_first_prompt(
     match check {
         PromptCheck::Hook => verify(target, text, true, options),
         PromptCheck::Process => {
-            if (target.prompt_seen)() {
-                return Ok(Delivered::Confirmed);
+            // The process must survive the prompt for `settle`, unless it confirms sooner.
+            let deadline = Instant::now() + options.settle;
+            loop {
+                if (target.prompt_seen)() {
+                    return Ok(Delivered::Confirmed);
+                }
+                running(target)?;
+                if Instant::now() >= deadline {
+                    return Ok(Delivered::Submitted);
+                }
+                std::thread::sleep(options.poll);
             }
-            std::thread::sleep(options.settle);
-            running(target)?;
-            Ok(if (target.prompt_seen)() {
-                Delivered::Confirmed
-            } else {
-                Delivered::Submitted
-            })
         }
     }
 }
@@ -666,6 +669,38 @@ mod tests {
             deliver_first_prompt(&target, "go", true, PromptCheck::Process, &fast()).unwrap_err();
         assert!(err.0.contains("exited with code 2"), "{err}");
         assert!(err.0.contains("no plan file"), "{err}");
+    }
+
+    #[test]
+    fn a_script_is_confirmed_by_its_hook_or_by_surviving_the_settle_time() {
+        let mux = ScreenMux::new(&[String::new()]);
+        let mut options = fast();
+        options.settle = Duration::from_secs(30);
+        let target = Target {
+            mux: &mux,
+            runtime: &Claudeish,
+            session: "s",
+            headless: true,
+            prompt_seen: &|| true,
+        };
+        let started = Instant::now();
+        let got = deliver_first_prompt(&target, "go", false, PromptCheck::Process, &options);
+        assert_eq!(got, Ok(Delivered::Confirmed));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no need to wait out the settle"
+        );
+        let silent = Target {
+            prompt_seen: &|| false,
+            ..target
+        };
+        let got = deliver_first_prompt(&silent, "go", false, PromptCheck::Process, &fast());
+        assert_eq!(got, Ok(Delivered::Submitted));
+        assert_eq!(
+            *mux.sent.borrow(),
+            ["go", "go"],
+            "written to the input each time"
+        );
     }
 
     #[test]
