@@ -4,7 +4,7 @@
 //! - `recorded_ccusage_figures_agree` compares with ccusage's output recorded in
 //!   `ccusage-20.0.24-session.json` (by `record-ccusage.sh`): it always runs.
 //! - `live_ccusage_agrees` runs ccusage itself on the same files and compares again. It needs
-//!   ccusage 20.0.24 (`npm install --prefix /work/.cache/ccusage ccusage@20.0.24`, or
+//!   ccusage 20.0.24 (`npm install --prefix .cache/ccusage ccusage@20.0.24`, or
 //!   `LEGIO_CCUSAGE=/path/to/ccusage`); when ccusage is absent it **fails** saying so, unless
 //!   `LEGIO_CCUSAGE=skip` says to skip it on purpose.
 //!
@@ -31,7 +31,10 @@ use serde_json::Value;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts");
 const RECORDED: &str = "ccusage-20.0.24-session.json";
 const CCUSAGE_VERSION: &str = "20.0.24";
-const DEFAULT_CCUSAGE: &str = "/work/.cache/ccusage/node_modules/.bin/ccusage";
+const DEFAULT_CCUSAGE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../.cache/ccusage/node_modules/.bin/ccusage"
+);
 
 /// The figures compared for one session, one model, or the whole set.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -333,7 +336,7 @@ fn find_ccusage() -> Result<Option<PathBuf>, String> {
     }
     Err(format!(
         "ccusage is not installed, so legio's costs were NOT compared with a live ccusage run.\n\
-         Install it with `npm install --prefix /work/.cache/ccusage ccusage@{CCUSAGE_VERSION}`, \
+         Install it with `npm install --prefix .cache/ccusage ccusage@{CCUSAGE_VERSION}`, \
          or point LEGIO_CCUSAGE at a ccusage {CCUSAGE_VERSION} binary, \
          or set LEGIO_CCUSAGE=skip to skip this comparison on purpose."
     ))

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use legio_core::Layout;
 use legio_core::domain::agent::Capability;
+use legio_core::guard::{Decision, GuardPolicy, decide};
 use legio_core::hook::{HookEvent, HookPayload, PayloadError};
 use legio_core::layout::find_project_root;
 use legio_core::ops::hook::{self, GuardSubject, HookContext, HookRequest, ORCHESTRATOR};
@@ -191,6 +192,11 @@ fn handle(
             .and_then(|c| c.parse::<Capability>().ok()),
         env_worktree: ctx.env.worktree.clone(),
     };
+    let home = ctx.env.home.clone();
+    let root = layout.root().to_path_buf();
+    let guard = |subject: &GuardSubject, tool: &str, input: &Value| {
+        guard_decision(subject, Some(root.clone()), home.clone(), tool, input)
+    };
     let outcome = hook::handle(&hook_ctx, request, &guard);
     log_problems(&layout, ctx, &outcome.problems);
     if let Some(text) = outcome.output.render() {
@@ -198,11 +204,28 @@ fn handle(
     }
 }
 
-/// The guard's decision for one tool call (`Some(reason)` denies).
-pub fn guard(subject: &GuardSubject, tool: &str, input: &Value) -> Option<String> {
-    // Wired to legio_core::guard when it lands.
-    let _ = (subject, tool, input);
-    None
+/// The guard's decision for one tool call (`Some(reason)` denies). A panic inside the guard
+/// is a denial: a crashed hook would let the call through.
+pub fn guard_decision(
+    subject: &GuardSubject,
+    project_root: Option<PathBuf>,
+    home: Option<PathBuf>,
+    tool: &str,
+    input: &Value,
+) -> Option<String> {
+    let policy = GuardPolicy::new(subject.capability)
+        .with_agent(Some(subject.agent.clone()))
+        .with_worktree(subject.worktree.clone())
+        .with_files(subject.file_scope.clone())
+        .with_project_root(project_root)
+        .with_home(home);
+    match std::panic::catch_unwind(|| decide(&policy, tool, input)) {
+        Ok(Decision::Allow) => None,
+        Ok(Decision::Deny { reason }) => Some(reason),
+        Err(_) => Some(
+            "legio's guard failed on this tool call, so it is denied to be safe; rephrase the command more simply".into(),
+        ),
+    }
 }
 
 /// Appends problems to `.legio/legio-errors.log` (best effort: this is the last resort).

@@ -23,7 +23,7 @@ use legio_core::Capability;
 
 use crate::cli::Command;
 use crate::context::Ctx;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::output::Printer;
 
 /// Runs one command.
@@ -57,8 +57,6 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
         Command::Down(args) => up::down(&args, ctx, out),
         Command::Hooks(cmd) => hooks::run(cmd, ctx, out),
         Command::SimAgent(args) => sim_agent::run(&args, ctx, out),
-        other @ Command::Guard(_) => Err(CliError::failure(format!(
-            "{other:?} is not implemented yet"
-        ))),
+        Command::Guard(args) => guard::run(&args, ctx, out),
     }
 }
