@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    clean, completions, costs, dashboard, doctor, errors, feed, group, guard, hook, init, inspect,
-    logs, mail, merge, metrics, replay, run, task, trace, watch,
+    agents, clean, completions, costs, dashboard, doctor, errors, feed, group, guard, hook, hooks,
+    init, inspect, logs, mail, merge, metrics, nudge, prime, replay, root_agents, run, sim_agent,
+    sling, spec, status, stop, task, trace, up, watch, worktree,
 };
 
 /// legio: a fleet of coding agents working on one repository.
@@ -60,6 +61,47 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Put an agent to work on a task, in its own worktree and session.
+    Sling(sling::SlingArgs),
+    /// End agents' sessions, deepest first.
+    Stop(stop::StopArgs),
+    /// Type a message into an agent's session, and check it arrived.
+    Nudge(nudge::NudgeArgs),
+    /// Print the context of an agent, or of the orchestrator.
+    Prime(prime::PrimeArgs),
+    /// Task specs.
+    #[command(subcommand)]
+    Spec(spec::SpecCommand),
+    /// Who works on what.
+    #[command(subcommand)]
+    Agents(agents::AgentsCommand),
+    /// The coordinator: the persistent agent that turns objectives into work.
+    #[command(subcommand)]
+    Coordinator(root_agents::RootCommand),
+    /// Supervisors: persistent agents that run one batch of work.
+    #[command(subcommand)]
+    Supervisor(root_agents::SupervisorCommand),
+    /// The monitor: the persistent agent that patrols the fleet.
+    #[command(subcommand)]
+    Monitor(root_agents::RootCommand),
+    /// The gateway: the persistent planning companion you talk to.
+    #[command(subcommand)]
+    Gateway(root_agents::RootCommand),
+    /// Agent worktrees.
+    #[command(subcommand)]
+    Worktree(worktree::WorktreeCommand),
+    /// The fleet at a glance (reads only).
+    Status(status::StatusArgs),
+    /// Initialise if needed and start the coordinator.
+    Up(up::UpArgs),
+    /// Stop the root agents (coordinator, supervisors, monitor, gateway).
+    Down(up::DownArgs),
+    /// legio's hooks in the project root's Claude Code settings.
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
+    /// A deterministic stand-in for Claude Code, for tests and the demo only.
+    #[command(hide = true)]
+    SimAgent(sim_agent::SimAgentArgs),
     /// One agent in depth: state, task, current file, recent tool calls, output.
     Inspect(inspect::InspectArgs),
     /// An agent's (or a task's agents') events as a timeline.

@@ -31,13 +31,17 @@ pub struct Env {
     pub inside_tmux: bool,
     /// `PATH`.
     pub path: Option<OsString>,
-    /// `LEGIO_FAILPOINT`: test-only; `merge:<phase>` pauses `legio merge` at that phase of a
-    /// merge until the process is killed (crash-recovery tests).
+    /// `LEGIO_FAILPOINT`, **for tests only**: `sling:<step>` or `start:<step>` makes that spawn
+    /// fail right after the step, to prove that a failure anywhere leaves nothing behind;
+    /// `merge:<phase>` pauses `legio merge` at that phase until the process is killed
+    /// (crash-recovery tests).
     pub failpoint: Option<String>,
     /// `CLAUDE_CONFIG_DIR`: where Claude Code keeps its data instead of `~/.claude`.
     pub claude_config_dir: Option<PathBuf>,
     /// `LEGIO_TEST_NOW`: a fixed "now" (ISO 8601), for tests and reproducible output.
     pub fixed_now: Option<String>,
+    /// The process runs as root (uid 0; read from `/proc/self`, not a variable).
+    pub running_as_root: bool,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -77,6 +81,8 @@ impl Env {
             failpoint: non_empty("LEGIO_FAILPOINT"),
             claude_config_dir: non_empty("CLAUDE_CONFIG_DIR").map(PathBuf::from),
             fixed_now: non_empty("LEGIO_TEST_NOW"),
+            running_as_root: std::fs::metadata("/proc/self")
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0),
         }
     }
 }

@@ -13,6 +13,7 @@ mod env;
 mod error;
 mod output;
 mod stores;
+mod wiring;
 
 use std::process::ExitCode;
 

@@ -362,6 +362,15 @@ impl MailStore for SqliteMailStore {
             Ok(n as u64)
         })
     }
+
+    fn delete(&self, id: &str) -> StoreResult<bool> {
+        self.db.run(|conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM messages WHERE id = ?1")?
+                .execute([id])?;
+            Ok(n > 0)
+        })
+    }
 }
 
 #[cfg(test)]

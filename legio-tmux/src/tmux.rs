@@ -146,8 +146,22 @@ impl TmuxMultiplexer {
     }
 
     fn run(&self, call: &Call, cwd: Option<&Path>) -> Result<String, CallError> {
+        self.run_in(call, cwd, None)
+    }
+
+    /// [`Self::run`] with the client's `PATH` set to `path`: tmux gives a new session the
+    /// `PATH` of the client that creates it, whatever `-e PATH=...` says (tmux 3.3a).
+    fn run_in(
+        &self,
+        call: &Call,
+        cwd: Option<&Path>,
+        path: Option<&str>,
+    ) -> Result<String, CallError> {
         let mut cmd = Command::new(&self.config.program);
         self.config.base_env.apply(&mut cmd);
+        if let Some(path) = path {
+            cmd.env("PATH", path);
+        }
         // -u: without a UTF-8 locale in its environment the client would print every tab and
         // non-ASCII character of a format or a capture as `_`.
         cmd.arg("-u")
@@ -411,8 +425,14 @@ impl Multiplexer for TmuxMultiplexer {
                 .target(&pane)
                 .arg(format!("exec cat >> #{{q:{LOG_OPTION}}}"));
         }
+        let path = spec
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str());
         let out = self
-            .run(&call, Some(&spec.cwd))
+            .run_in(&call, Some(&spec.cwd), path)
             .map_err(|e| e.into_mux(&self.config.program, name, "create the session"))?;
         let pid = out
             .lines()

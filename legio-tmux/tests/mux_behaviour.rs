@@ -289,6 +289,8 @@ fn environment_and_directory_are_controlled(b: &Backend) {
     spec.env = vec![
         ("LEGIO_AGENT_NAME".into(), "builder-1".into()),
         ("TRICKY".into(), "a b; $(id) #{session_name};".into()),
+        // tmux gives a new session the creating client's PATH, whatever `-e` says.
+        ("PATH".into(), "/legio-test-bin:/usr/bin:/bin".into()),
     ];
     spec.env_remove = vec!["CLAUDECODE".into()];
     b.mux.create(&spec).unwrap();
@@ -299,6 +301,7 @@ fn environment_and_directory_are_controlled(b: &Backend) {
     let has = |want: &str| lines.iter().any(|l| l == want);
     assert!(has("LEGIO_AGENT_NAME=builder-1"), "{lines:?}");
     assert!(has("TRICKY=a b; $(id) #{session_name};"), "{lines:?}");
+    assert!(has("PATH=/legio-test-bin:/usr/bin:/bin"), "{lines:?}");
     assert!(
         has("LEGIO_TEST_BASE=inherited"),
         "the base environment: {lines:?}"

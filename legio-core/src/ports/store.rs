@@ -303,6 +303,10 @@ pub trait MailStore {
     /// Deletes matching messages; returns how many (counted by the deleting statement itself).
     /// `older_than` applies to `created_at`; `agent` matches sender or recipient.
     fn purge(&self, criteria: &PurgeCriteria) -> StoreResult<u64>;
+
+    /// Deletes one message (the undo of a `send`, e.g. when a spawn is rolled back); returns
+    /// whether it existed.
+    fn delete(&self, id: &str) -> StoreResult<bool>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -257,6 +257,18 @@ fn purge_combines_age_and_agent_and_counts_what_it_deleted() {
 }
 
 #[test]
+fn delete_removes_exactly_one_message() {
+    let dir = tmp();
+    let s = store(&dir);
+    let keep = s.send(&mail("a", "b", "keep"), at(0)).unwrap();
+    let gone = s.send(&mail("a", "b", "gone"), at(1)).unwrap();
+    assert!(s.delete(&gone.id).unwrap());
+    assert!(!s.delete(&gone.id).unwrap(), "already deleted");
+    assert!(s.get(&gone.id).unwrap().is_none());
+    assert_eq!(s.get(&keep.id).unwrap().unwrap().subject, "keep");
+}
+
+#[test]
 fn a_second_handle_sees_the_first_ones_writes() {
     let dir = tmp();
     let writer = store(&dir);
