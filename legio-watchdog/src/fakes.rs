@@ -497,6 +497,10 @@ impl MailStore for Mail {
     fn purge(&self, criteria: &PurgeCriteria) -> StoreResult<u64> {
         self.db.purge(criteria)
     }
+
+    fn delete(&self, id: &str) -> StoreResult<bool> {
+        self.db.delete(id)
+    }
 }
 
 /// `events.db` (real SQLite) with readers for assertions.
