@@ -375,7 +375,7 @@ impl Respawner for FleetRespawner<'_> {
     fn respawn(&self, request: &RespawnRequest<'_>) -> Result<(), RespawnError> {
         let dead = request.session;
         let kind: RuntimeKind = dead.runtime.parse().map_err(|_| {
-            RespawnError(format!(
+            RespawnError::Refused(format!(
                 "its row names the runtime {:?}, which legio does not know",
                 dead.runtime
             ))
@@ -398,7 +398,11 @@ impl Respawner for FleetRespawner<'_> {
                 .hint()
                 .map(|h| format!(" (hint: {h})"))
                 .unwrap_or_default();
-            RespawnError(format!("{e}{hint}"))
+            let text = format!("{e}{hint}");
+            match e {
+                SpawnError::Refused { .. } | SpawnError::Denied(_) => RespawnError::Refused(text),
+                SpawnError::Failed { .. } => RespawnError::Failed(text),
+            }
         })
     }
 }

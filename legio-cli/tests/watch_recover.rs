@@ -7,8 +7,9 @@
 //!   kept, its parent mailed (tmux and headless);
 //! - a builder that stops making progress is warned, nudged, terminated and restarted from its
 //!   checkpoint, as short thresholds in `config.local.yaml` say;
-//! - a failed restart is rolled back to the dead row; an agent that keeps dying is given up
-//!   after `watchdog.maxRecoveryAttempts` restarts, with mail to its parent each time.
+//! - a failed restart is rolled back to the dead row; a refused one (its worktree is gone) is
+//!   not counted; an agent that keeps dying is given up after `watchdog.maxRecoveryAttempts`
+//!   restarts, with mail to its parent each time.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -365,6 +366,36 @@ fn a_failed_restart_is_undone_and_an_agent_that_keeps_dying_is_given_up() {
     );
     // A zombie is handled once: the next tick leaves it alone.
     assert!(!once(&f, &[]).contains("b4"));
+
+    // A restart refused before anything changes (its worktree is gone) is not an attempt.
+    f.plan("b5", &commit_plan("src/b5.txt", "x\n", "b5: work"));
+    let b5 = sling_builder(&f, "t-2", "b5");
+    f.wait_state("b5", AgentState::Idle);
+    kill(b5.pid.unwrap());
+    wait_exited(&f, "b5");
+    git(
+        &f.p.root,
+        &["worktree", "remove", "--force", &b5.worktree_path],
+    );
+    let lines = once(&f, &[]);
+    assert!(
+        lines.contains(&format!(
+            "b5: not restarted: b5's worktree {} no longer exists",
+            b5.worktree_path
+        )),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("its committed work is on branch legio/b5/t-2"),
+        "{lines}"
+    );
+    assert_eq!(f.row("b5").unwrap().state, AgentState::Zombie);
+    assert_eq!(recovery_count(&f, "b5"), "0", "a refusal is not an attempt");
+    let (_, payload) = deaths_reported(&f).pop().unwrap();
+    assert_eq!(
+        (payload.agent_name.as_str(), payload.action.as_str()),
+        ("b5", "not_recoverable")
+    );
 
     // An agent that exits after every turn is restarted twice, then given up.
     f.plan(
