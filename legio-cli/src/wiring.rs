@@ -12,12 +12,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use legio_core::config::{Config, RuntimeKind};
+use legio_core::domain::event::EventType;
 use legio_core::manifest::Manifest;
 use legio_core::ops::launch::{AgentHost, DeliveryOptions, PromptCheck};
 use legio_core::ops::respawn;
 use legio_core::ops::spawn::{Fleet, SpawnError, SpawnOptions, Step};
 use legio_core::ops::stop::StopContext;
-use legio_core::ports::{AgentRuntime, Multiplexer, MuxError, MuxSession, SessionSpec};
+use legio_core::ports::{AgentRuntime, EventQuery, Multiplexer, MuxError, MuxSession, SessionSpec};
 use legio_core::{AgentName, Capability, Layout};
 use legio_merge::GitWorktrees;
 use legio_tmux::{
@@ -346,16 +347,20 @@ impl Parts {
 }
 
 /// Restarts dead agents for the watchdog ([`legio_watchdog::recovery`]) through
-/// [`respawn::respawn`], each with the runtime its row names.
+/// [`respawn::respawn`], each with the runtime its row names and on the backend it ran on (its
+/// latest `spawn` event says which; new agents' backend when that is unknown).
 pub struct FleetRespawner<'a> {
     fleet: Fleet<'a>,
+    headless: Fleet<'a>,
     claude: SpawnOptions,
     script: SpawnOptions,
 }
 
 impl<'a> FleetRespawner<'a> {
-    /// A respawner acting through `fleet`; a malformed `LEGIO_FAILPOINT` is refused here.
-    pub fn new(ctx: &Ctx<'_>, fleet: Fleet<'a>) -> CliResult<Self> {
+    /// A respawner acting through `fleet`, or through `headless` (a multiplexer that creates
+    /// headless sessions) for agents that ran headless; a malformed `LEGIO_FAILPOINT` is
+    /// refused here.
+    pub fn new(ctx: &Ctx<'_>, fleet: Fleet<'a>, headless: &'a dyn Multiplexer) -> CliResult<Self> {
         // The watchdog restarts an agent at once: no stagger behind other spawns.
         let options = |kind| {
             spawn_options(ctx, fleet.config, kind, "respawn").map(|o| SpawnOptions {
@@ -366,8 +371,30 @@ impl<'a> FleetRespawner<'a> {
         Ok(Self {
             claude: options(RuntimeKind::Claude)?,
             script: options(RuntimeKind::Script)?,
+            headless: Fleet {
+                mux: headless,
+                ..fleet
+            },
             fleet,
         })
+    }
+
+    /// Whether the agent's latest spawn was headless.
+    fn ran_headless(&self, agent: &AgentName) -> bool {
+        let latest = self.fleet.events.query(&EventQuery {
+            agents: vec![agent.to_string()],
+            event_type: Some(EventType::Spawn),
+            limit: Some(1),
+            ..EventQuery::default()
+        });
+        latest
+            .ok()
+            .and_then(|events| events.into_iter().next())
+            .is_some_and(|e| {
+                e.data
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                    .is_some_and(|d| d["multiplexer"] == "headless")
+            })
     }
 }
 
@@ -384,26 +411,27 @@ impl Respawner for FleetRespawner<'_> {
             RuntimeKind::Claude => &self.claude,
             RuntimeKind::Script => &self.script,
         };
-        let runtime = runtime(self.fleet.config, kind);
-        respawn::respawn(
-            &self.fleet,
-            runtime.as_ref(),
-            dead,
-            &request.prompt,
-            options,
-        )
-        .map(drop)
-        .map_err(|e| {
-            let hint = e
-                .hint()
-                .map(|h| format!(" (hint: {h})"))
-                .unwrap_or_default();
-            let text = format!("{e}{hint}");
-            match e {
-                SpawnError::Refused { .. } | SpawnError::Denied(_) => RespawnError::Refused(text),
-                SpawnError::Failed { .. } => RespawnError::Failed(text),
-            }
-        })
+        let fleet = if self.ran_headless(&dead.agent_name) {
+            &self.headless
+        } else {
+            &self.fleet
+        };
+        let runtime = runtime(fleet.config, kind);
+        respawn::respawn(fleet, runtime.as_ref(), dead, &request.prompt, options)
+            .map(drop)
+            .map_err(|e| {
+                let hint = e
+                    .hint()
+                    .map(|h| format!(" (hint: {h})"))
+                    .unwrap_or_default();
+                let text = format!("{e}{hint}");
+                match e {
+                    SpawnError::Refused { .. } | SpawnError::Denied(_) => {
+                        RespawnError::Refused(text)
+                    }
+                    SpawnError::Failed { .. } => RespawnError::Failed(text),
+                }
+            })
     }
 }
 

@@ -264,6 +264,44 @@ fn killed_builder_is_restarted(backend: Backend) {
     assert!(!lines.contains("b1"), "{lines}");
 }
 
+/// The `multiplexer` of each of the agent's `spawn` events, oldest first.
+fn spawned_on(f: &Fleet, agent: &str) -> Vec<String> {
+    f.events(agent)
+        .into_iter()
+        .filter(|e| e.event_type == "spawn")
+        .map(|e| {
+            let data: serde_json::Value = serde_json::from_str(&e.data.unwrap()).unwrap();
+            data["multiplexer"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_is_restarted_on_the_backend_it_ran_on() {
+    let f = fleet_with_lead(Backend::Tmux, "");
+    f.plan("b6", &commit_plan("src/b6.txt", "x\n", "b6: work"));
+    f.json(&[
+        "sling",
+        "t-1",
+        "--name",
+        "b6",
+        "--parent",
+        "lead-1",
+        "--headless",
+    ]);
+    f.wait_state("b6", AgentState::Idle);
+    kill(f.row("b6").unwrap().pid.unwrap());
+    wait_exited(&f, "b6");
+    let lines = once(&f, &[]);
+    assert!(
+        lines.contains("b6: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
+    assert_eq!(spawned_on(&f, "b6"), ["headless", "headless"]);
+    assert_eq!(spawned_on(&f, "lead-1"), ["tmux"]);
+    f.wait_state("b6", AgentState::Idle);
+}
+
 #[test]
 fn a_stalled_builder_is_warned_nudged_terminated_and_restarted() {
     let f = fleet_with_lead(

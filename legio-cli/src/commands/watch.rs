@@ -8,9 +8,7 @@
 //!
 //! It watches the sessions of both backends (tmux and headless, [`FleetMux`]) and restarts a
 //! dead agent in its existing worktree through [`FleetRespawner`] (`legio_core::ops::respawn`),
-//! on the backend new agents start on (`runtime.headless`).
-//!
-//! [`FleetMux`]: crate::wiring::FleetMux
+//! on the backend it ran on.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -29,7 +27,7 @@ use serde_json::json;
 use crate::context::{Ctx, load_config};
 use crate::error::{CliError, CliResult};
 use crate::output::{CYAN, DIM, GREEN, Printer, RED, YELLOW, paint};
-use crate::wiring::{self, FleetRespawner, Parts};
+use crate::wiring::{self, FleetMux, FleetRespawner, Parts};
 
 /// The shortest interval accepted: legio 0.1.0 turned `0` or `abc` into a 1 ms tick storm.
 const MIN_INTERVAL_MS: u64 = 100;
@@ -103,7 +101,8 @@ pub fn run(args: &WatchArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     let project = Parts::with_config(ctx, out, layout.clone(), config, false)?;
     let config = &project.config;
     let namer = wiring::session_namer(&project.config.project.name);
-    let respawner = FleetRespawner::new(ctx, project.fleet(ctx, &namer))?;
+    let headless = FleetMux::new(ctx, &project.layout, config, true);
+    let respawner = FleetRespawner::new(ctx, project.fleet(ctx, &namer), &headless)?;
     let triage = config
         .watchdog
         .tier1_enabled
