@@ -9,7 +9,9 @@
 //!   checkpoint, as short thresholds in `config.local.yaml` say;
 //! - a failed restart is rolled back to the dead row; a refused one (its worktree is gone) is
 //!   not counted; an agent that keeps dying is given up after `watchdog.maxRecoveryAttempts`
-//!   restarts, with mail to its parent each time.
+//!   restarts, with mail to its parent each time;
+//! - a watchdog running in the background never takes an agent that sling is still launching,
+//!   or one `legio stop` is ending, for dead (it would restart it).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -262,6 +264,56 @@ fn killed_builder_is_restarted(backend: Backend) {
     // The restarted agent is watched like any other: nothing more happens to it.
     let lines = once(&f, &[]);
     assert!(!lines.contains("b1"), "{lines}");
+}
+
+#[test]
+fn a_running_watchdog_leaves_agents_being_slung_or_stopped_alone() {
+    let f = Fleet::new(Backend::Tmux);
+    f.ok(&["task", "create", "Work", "--id", "t-1"]);
+    let started = f.ok(&["watch", "--background", "--interval", "100"]);
+    assert!(
+        started.contains("Watchdog started in background"),
+        "{started}"
+    );
+    // Each sling registers its agent before its session exists; each stop ends a session.
+    for name in ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"] {
+        f.json(&["sling", "t-1", "--name", name]);
+    }
+    for name in ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"] {
+        f.wait_state(name, AgentState::Idle);
+    }
+    for name in ["b1", "b2", "b3", "b4"] {
+        f.ok(&["stop", "--agent", name]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    f.ok(&["watch", "--stop"]);
+
+    let log = std::fs::read_to_string(f.p.root.join(".legio/logs/watchdog.log")).unwrap();
+    assert!(!log.contains("dead"), "{log}");
+    assert!(!log.contains("restart"), "{log}");
+    // What the watchdog did to them, besides noting a stopping agent's process still running.
+    let by_watchdog = |agent: &str| {
+        f.events(agent)
+            .into_iter()
+            .filter(|e| {
+                e.data.as_deref().is_some_and(|d| {
+                    d.contains("\"by\":\"watchdog\"") && !d.contains("\"type\":\"investigate\"")
+                })
+            })
+            .count()
+    };
+    for (i, name) in ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(by_watchdog(name), 0, "{name}: {:?}", f.event_types(name));
+        let want = if i < 4 {
+            AgentState::Zombie
+        } else {
+            AgentState::Idle
+        };
+        assert_eq!(f.row(name).unwrap().state, want, "{name}");
+    }
 }
 
 /// The `multiplexer` of each of the agent's `spawn` events, oldest first.
