@@ -531,4 +531,19 @@ fn a_failed_restart_is_undone_and_an_agent_that_keeps_dying_is_given_up() {
         !once(&f, &[]).contains("b3"),
         "given up once, not every tick"
     );
+
+    // The name used again, for a new agent: it starts with no restarts counted.
+    f.ok(&["worktree", "clean", "--all", "--force"]);
+    sling_builder(&f, "t-3", "b3");
+    assert_eq!(
+        recovery_count(&f, "b3"),
+        "",
+        "the earlier b3's restarts are forgotten"
+    );
+    wait_exited(&f, "b3");
+    let lines = once(&f, &[]);
+    assert!(
+        lines.contains("b3: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
 }

@@ -6,7 +6,8 @@
 //! both anew and failed). Attempts are counted in `.legio/agents/<agent>/recovery-count` (legio
 //! 0.1.0's file: a decimal number), written before each attempt so a crash mid-respawn still
 //! counts (and put back when the respawner refuses before changing anything), and deleted when
-//! the watchdog sees the agent completed, so a name used again starts afresh.
+//! the watchdog sees the agent completed or when a new agent of the same name is spawned
+//! (`spawn::forget_previous_life`), so a name used again starts afresh.
 
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
@@ -156,7 +157,7 @@ pub mod attempts {
 
     /// `.legio/agents/<agent>/recovery-count`.
     pub fn path(layout: &Layout, agent: &AgentName) -> PathBuf {
-        layout.agent_dir(agent).join("recovery-count")
+        layout.recovery_count(agent)
     }
 
     /// Attempts recorded so far (0 when there is no file).

@@ -592,6 +592,37 @@ pub(crate) fn record_spawn(
         .map(|err| format!("the agent runs, but its spawn event was not recorded: {err}"))
 }
 
+/// Forgets what recovery kept of an earlier agent of the same name: its checkpoint (one older
+/// than `session`'s start) and its restart count, so the new agent is never restarted from
+/// another's progress report nor refused for another's restarts. Call it once a new agent
+/// runs; a failure is returned as a warning.
+pub(crate) fn forget_previous_life(fleet: &Fleet<'_>, session: &AgentSession) -> Option<String> {
+    let agent = &session.agent_name;
+    let layout = fleet.layout;
+    let stale = crate::ops::checkpoint::load(layout, agent)
+        .ok()
+        .flatten()
+        .is_some_and(|cp| cp.timestamp < session.started_at);
+    let mut files = vec![layout.recovery_count(agent)];
+    if stale {
+        files.push(layout.checkpoint(agent));
+    }
+    let failed: Vec<String> = files
+        .into_iter()
+        .filter_map(|path| match std::fs::remove_file(&path) {
+            Ok(()) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(format!("{}: {e}", path.display())),
+        })
+        .collect();
+    (!failed.is_empty()).then(|| {
+        format!(
+            "the agent runs, but what an earlier {agent} left for recovery was not removed ({}); delete it by hand",
+            failed.join("; ")
+        )
+    })
+}
+
 /// Records that a spawn failed and was rolled back (best effort: the error is reported anyway).
 pub(crate) fn record_failure(fleet: &Fleet<'_>, agent: &AgentName, error: &SpawnError) {
     let SpawnError::Failed {
