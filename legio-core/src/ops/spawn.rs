@@ -448,8 +448,14 @@ pub(crate) fn start_and_prompt<'u>(
     let since = fleet.clock.now();
     let session = launch::launch(fleet.mux, launch_spec, &plan).map_err(at(Step::Session))?;
     let mux = fleet.mux;
+    let sessions = fleet.sessions;
     let name = launch_spec.session.to_owned();
+    let who = agent.clone();
     steps.undo(format!("{} session {name}", mux.kind()), move || {
+        // Marked zombie first, so a watchdog ticking before the row is removed never takes
+        // the undone start for a death to recover from.
+        let active = [AgentState::Booting, AgentState::Working, AgentState::Idle];
+        let _ = sessions.transition(&who, &active, AgentState::Zombie);
         mux.kill(&name).map_err(|e| e.to_string())
     });
     if let Err(e) = fleet.sessions.set_pid(&agent, session.pid) {
