@@ -4,7 +4,8 @@
 //! hooks as Claude Code does.
 //!
 //! - a killed builder is restarted by one tick in its worktree and on its branch, its commits
-//!   kept, its parent mailed (tmux and headless);
+//!   kept, its parent mailed (tmux and headless), on the backend it ran on; a killed
+//!   coordinator is restarted at the project root;
 //! - a builder that stops making progress is warned, nudged, terminated and restarted from its
 //!   checkpoint, as short thresholds in `config.local.yaml` say;
 //! - a failed restart is rolled back to the dead row; a refused one (its worktree is gone) is
@@ -314,6 +315,55 @@ fn a_running_watchdog_leaves_agents_being_slung_or_stopped_alone() {
         };
         assert_eq!(f.row(name).unwrap().state, want, "{name}");
     }
+}
+
+#[test]
+fn a_killed_coordinator_is_restarted_at_the_project_root() {
+    let f = Fleet::new(Backend::Tmux);
+    f.json(&["coordinator", "start"]);
+    f.wait_state("coordinator", AgentState::Idle);
+    let before = f.row("coordinator").unwrap();
+    kill(before.pid.unwrap());
+    wait_exited(&f, "coordinator");
+
+    let lines = once(&f, &[]);
+    assert!(
+        lines.contains("coordinator: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
+    let after = f.row("coordinator").unwrap();
+    assert!(after.pid.is_some() && after.pid != before.pid, "{after:?}");
+    assert_eq!(after.worktree_path, f.p.root.display().to_string());
+    assert_eq!(after.capability, before.capability);
+    f.wait_state("coordinator", AgentState::Idle);
+    let prompt = f
+        .events("coordinator")
+        .into_iter()
+        .filter(|e| e.event_type == "prompt_submit" && e.created_at >= after.started_at)
+        .find_map(|e| e.data)
+        .unwrap_or_default();
+    assert!(
+        prompt.contains("You work at the project root"),
+        "its first prompt is the recovery prompt: {prompt}"
+    );
+    // Its claim on the shared root settings holds: its hooks keep running there.
+    let claims = std::fs::read_to_string(f.p.root.join(".legio/root-hooks.json")).unwrap();
+    assert!(claims.contains("\"coordinator\""), "{claims}");
+    let settings = std::fs::read_to_string(f.p.root.join(".claude/settings.local.json")).unwrap();
+    assert!(settings.contains("hook PreToolUse"), "{settings}");
+    // The human hears of it.
+    let mail = SqliteMailStore::open_in(&Layout::new(&f.p.root))
+        .unwrap()
+        .list(&MailFilter {
+            to: Some("orchestrator".into()),
+            ..MailFilter::default()
+        })
+        .unwrap();
+    assert!(
+        mail.iter().any(|m| m.mail_type == MailType::WorkerDied
+            && m.subject == "coordinator died and was restarted (attempt 1/2)"),
+        "{mail:#?}"
+    );
 }
 
 /// The `multiplexer` of each of the agent's `spawn` events, oldest first.

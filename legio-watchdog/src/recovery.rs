@@ -211,15 +211,27 @@ pub fn recovery_prompt(
     checkpoint: &Checkpoint,
     cause: &DeathCause,
 ) -> String {
+    let at_root = session.capability.works_at_root();
     let mut p = format!(
-        "You are {agent}, restarted by the legio watchdog because your previous session died ({cause}). \
-         You are in your existing worktree {worktree} on your branch {branch}: everything you \
-         committed is there, and uncommitted changes may be too; check `git status` and `git log` \
-         before continuing.",
+        "You are {agent}, restarted by the legio watchdog because your previous session died ({cause}). ",
         agent = session.agent_name,
-        worktree = session.worktree_path,
-        branch = session.branch_name,
     );
+    if at_root {
+        let _ = write!(
+            p,
+            "You work at the project root {} as before; your mail and the fleet's state (`legio status`) tell you what happened meanwhile.",
+            session.worktree_path
+        );
+    } else {
+        let _ = write!(
+            p,
+            "You are in your existing worktree {worktree} on your branch {branch}: everything you \
+             committed is there, and uncommitted changes may be too; check `git status` and `git log` \
+             before continuing.",
+            worktree = session.worktree_path,
+            branch = session.branch_name,
+        );
+    }
     if !session.bead_id.is_empty() {
         let _ = write!(p, " Your task is still {}.", session.bead_id);
     }
@@ -242,10 +254,12 @@ pub fn recovery_prompt(
             checkpoint.files_modified.join(", ")
         );
     }
-    p.push_str(
+    p.push_str(if at_root {
+        "\n\nContinue from where you left off, following your instructions."
+    } else {
         "\n\nContinue the task from where you left off, following your instructions in .claude/CLAUDE.md, \
-         and report to your parent as usual when you are done.",
-    );
+         and report to your parent as usual when you are done."
+    });
     p
 }
 
@@ -303,5 +317,32 @@ mod tests {
         ] {
             assert!(p.contains(part), "missing {part:?} in:\n{p}");
         }
+    }
+
+    #[test]
+    fn a_root_agent_is_told_it_works_at_the_root() {
+        let mut s = session("coordinator", Capability::Coordinator, AgentState::Zombie);
+        s.worktree_path = "/p".into();
+        s.bead_id = String::new();
+        let cp = Checkpoint {
+            agent_name: "coordinator".into(),
+            bead_id: String::new(),
+            session_id: "s".into(),
+            timestamp: Timestamp::from_millis(0),
+            progress_summary: "Two builders slung".into(),
+            files_modified: vec![],
+            current_branch: "main".into(),
+            pending_work: String::new(),
+            mulch_domains: vec![],
+        };
+        let p = recovery_prompt(&s, &cp, &DeathCause::SessionGone);
+        assert!(
+            p.contains("You work at the project root /p as before"),
+            "{p}"
+        );
+        assert!(p.contains("Two builders slung"), "{p}");
+        assert!(!p.contains("worktree"), "{p}");
+        assert!(!p.contains("CLAUDE.md"), "{p}");
+        assert!(!p.contains("Your task is still"), "{p}");
     }
 }
