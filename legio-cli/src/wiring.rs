@@ -15,11 +15,11 @@ use legio_core::config::{Config, RuntimeKind};
 use legio_core::domain::event::EventType;
 use legio_core::manifest::Manifest;
 use legio_core::ops::launch::{AgentHost, DeliveryOptions, PromptCheck};
-use legio_core::ops::respawn;
+use legio_core::ops::respawn::{self, Respawned};
 use legio_core::ops::spawn::{Fleet, SpawnError, SpawnOptions, Step};
 use legio_core::ops::stop::StopContext;
 use legio_core::ports::{AgentRuntime, EventQuery, Multiplexer, MuxError, MuxSession, SessionSpec};
-use legio_core::{AgentName, Capability, Layout};
+use legio_core::{AgentName, AgentSession, Capability, Layout};
 use legio_merge::GitWorktrees;
 use legio_tmux::{
     ClaudeRuntime, HeadlessConfig, HeadlessMultiplexer, ScriptRuntime, TmuxConfig, TmuxMultiplexer,
@@ -398,14 +398,19 @@ impl<'a> FleetRespawner<'a> {
     }
 }
 
-impl Respawner for FleetRespawner<'_> {
-    fn respawn(&self, request: &RespawnRequest<'_>) -> Result<(), RespawnError> {
-        let dead = request.session;
+impl FleetRespawner<'_> {
+    /// Restarts the agent of `dead` (its zombie row) in its worktree with `prompt` as its
+    /// first prompt, with the runtime its row names, on the backend it ran on.
+    #[allow(clippy::result_large_err)] // legio-core's error, passed on as it is
+    pub fn restart(&self, dead: &AgentSession, prompt: &str) -> Result<Respawned, SpawnError> {
         let kind: RuntimeKind = dead.runtime.parse().map_err(|_| {
-            RespawnError::Refused(format!(
-                "its row names the runtime {:?}, which legio does not know",
-                dead.runtime
-            ))
+            SpawnError::refused(
+                format!(
+                    "{}'s row names the runtime {:?}, which legio does not know",
+                    dead.agent_name, dead.runtime
+                ),
+                Some("`legio status` shows the agent; start a new one with `legio sling`".into()),
+            )
         })?;
         let options = match kind {
             RuntimeKind::Claude => &self.claude,
@@ -417,7 +422,13 @@ impl Respawner for FleetRespawner<'_> {
             &self.fleet
         };
         let runtime = runtime(fleet.config, kind);
-        respawn::respawn(fleet, runtime.as_ref(), dead, &request.prompt, options)
+        respawn::respawn(fleet, runtime.as_ref(), dead, prompt, options)
+    }
+}
+
+impl Respawner for FleetRespawner<'_> {
+    fn respawn(&self, request: &RespawnRequest<'_>) -> Result<(), RespawnError> {
+        self.restart(request.session, &request.prompt)
             .map(drop)
             .map_err(|e| {
                 let hint = e

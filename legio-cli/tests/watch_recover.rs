@@ -8,8 +8,8 @@
 //!   coordinator is restarted at the project root;
 //! - a builder that stops making progress is warned, nudged, terminated and restarted from its
 //!   checkpoint, as short thresholds in `config.local.yaml` say;
-//! - a failed restart is rolled back to the dead row; a refused one (its worktree is gone) is
-//!   not counted; an agent that keeps dying is given up after `watchdog.maxRecoveryAttempts`
+//! - a failed restart is rolled back to the dead row, and `legio watch --recover` restarts the
+//!   agent by hand; a refused restart (its worktree is gone) is not counted; an agent that keeps dying is given up after `watchdog.maxRecoveryAttempts`
 //!   restarts, with mail to its parent each time;
 //! - a watchdog running in the background never takes an agent that sling is still launching,
 //!   or one `legio stop` is ending, for dead (it would restart it).
@@ -506,6 +506,43 @@ fn a_failed_restart_is_undone_and_an_agent_that_keeps_dying_is_given_up() {
     );
     // A zombie is handled once: the next tick leaves it alone.
     assert!(!once(&f, &[]).contains("b4"));
+
+    // Its parent was told how to restart it by hand; that works and resets the count.
+    let (mail, _) = deaths_reported(&f).pop().unwrap();
+    assert!(
+        mail.body.contains("`legio watch --recover b4`"),
+        "{}",
+        mail.body
+    );
+    let restarted = f.ok(&["watch", "--recover", "b4"]);
+    assert!(
+        restarted.starts_with(&format!(
+            "Restarted b4 in {} on legio/b4/t-1 (tmux session {}, pid ",
+            b4.worktree_path, b4.tmux_session
+        )),
+        "{restarted}"
+    );
+    let again = f.row("b4").unwrap();
+    assert!(again.state.is_active() && again.pid != b4.pid, "{again:?}");
+    assert_eq!(recovery_count(&f, "b4"), "");
+    f.wait_state("b4", AgentState::Idle);
+    assert!(
+        f.events("b4")
+            .iter()
+            .any(|e| e.event_type == "prompt_submit"
+                && e.data
+                    .as_deref()
+                    .is_some_and(|d| d.contains("restarted after your previous session ended"))),
+        "{:?}",
+        f.event_types("b4")
+    );
+    let (_, err) = f.fails(&["watch", "--recover", "b4"], &[], 1);
+    assert!(
+        err.contains("b4 is idle; only a dead (zombie) agent is restarted"),
+        "{err}"
+    );
+    let (_, err) = f.fails(&["watch", "--recover", "nobody"], &[], 1);
+    assert!(err.contains("no agent named nobody is registered"), "{err}");
 
     // A restart refused before anything changes (its worktree is gone) is not an attempt.
     f.plan("b5", &commit_plan("src/b5.txt", "x\n", "b5: work"));

@@ -211,11 +211,26 @@ pub fn recovery_prompt(
     checkpoint: &Checkpoint,
     cause: &DeathCause,
 ) -> String {
+    prompt(
+        session,
+        Some(checkpoint),
+        &format!("restarted by the legio watchdog because your previous session died ({cause})"),
+    )
+}
+
+/// The first prompt of a dead agent restarted by hand (`legio watch --recover`); its
+/// checkpoint, when it left one, says what it last reported.
+pub fn restart_prompt(session: &AgentSession, checkpoint: Option<&Checkpoint>) -> String {
+    prompt(
+        session,
+        checkpoint,
+        "restarted after your previous session ended before your work was done",
+    )
+}
+
+fn prompt(session: &AgentSession, checkpoint: Option<&Checkpoint>, why: &str) -> String {
     let at_root = session.capability.works_at_root();
-    let mut p = format!(
-        "You are {agent}, restarted by the legio watchdog because your previous session died ({cause}). ",
-        agent = session.agent_name,
-    );
+    let mut p = format!("You are {}, {why}. ", session.agent_name);
     if at_root {
         let _ = write!(
             p,
@@ -235,24 +250,26 @@ pub fn recovery_prompt(
     if !session.bead_id.is_empty() {
         let _ = write!(p, " Your task is still {}.", session.bead_id);
     }
-    let summary = checkpoint.progress_summary.trim();
-    if !summary.is_empty() {
-        let _ = write!(
-            p,
-            "\n\nYour last progress report, at {}:\n{summary}",
-            checkpoint.timestamp
-        );
-    }
-    let pending = checkpoint.pending_work.trim();
-    if !pending.is_empty() {
-        let _ = write!(p, "\n\nWork you said remained:\n{pending}");
-    }
-    if !checkpoint.files_modified.is_empty() {
-        let _ = write!(
-            p,
-            "\n\nFiles you had modified: {}",
-            checkpoint.files_modified.join(", ")
-        );
+    if let Some(checkpoint) = checkpoint {
+        let summary = checkpoint.progress_summary.trim();
+        if !summary.is_empty() {
+            let _ = write!(
+                p,
+                "\n\nYour last progress report, at {}:\n{summary}",
+                checkpoint.timestamp
+            );
+        }
+        let pending = checkpoint.pending_work.trim();
+        if !pending.is_empty() {
+            let _ = write!(p, "\n\nWork you said remained:\n{pending}");
+        }
+        if !checkpoint.files_modified.is_empty() {
+            let _ = write!(
+                p,
+                "\n\nFiles you had modified: {}",
+                checkpoint.files_modified.join(", ")
+            );
+        }
     }
     p.push_str(if at_root {
         "\n\nContinue from where you left off, following your instructions."
@@ -317,6 +334,19 @@ mod tests {
         ] {
             assert!(p.contains(part), "missing {part:?} in:\n{p}");
         }
+    }
+
+    #[test]
+    fn a_restart_by_hand_without_a_checkpoint_still_says_where_the_work_is() {
+        let s = session("builder-1", Capability::Builder, AgentState::Zombie);
+        let p = restart_prompt(&s, None);
+        assert!(
+            p.starts_with("You are builder-1, restarted after your previous session ended"),
+            "{p}"
+        );
+        assert!(p.contains("/p/.legio/worktrees/builder-1"), "{p}");
+        assert!(!p.contains("progress report"), "{p}");
+        assert!(!p.contains("watchdog"), "{p}");
     }
 
     #[test]
