@@ -5,7 +5,8 @@
 //!
 //! - a killed builder is restarted by one tick in its worktree and on its branch, its commits
 //!   kept, its parent mailed (tmux and headless), on the backend it ran on; a killed
-//!   coordinator is restarted at the project root;
+//!   coordinator is restarted at the project root; a killed real Claude Code agent (against
+//!   the scripted Messages API) is restarted and its recovery prompt reaches the model;
 //! - a builder that stops making progress is warned, nudged, terminated and restarted from its
 //!   checkpoint, as short thresholds in `config.local.yaml` say;
 //! - a failed restart is rolled back to the dead row, and `legio watch --recover` restarts the
@@ -633,4 +634,69 @@ fn a_failed_restart_is_undone_and_an_agent_that_keeps_dying_is_given_up() {
         lines.contains("b3: restarted from its checkpoint in its worktree (attempt 1/2)"),
         "{lines}"
     );
+}
+
+#[test]
+fn a_killed_claude_agent_is_restarted_and_its_recovery_prompt_reaches_the_model() {
+    use support::claude::ClaudeHome;
+    use support::install::claude_bin;
+    use support::scripted_api::{ScriptedApi, Turn};
+
+    let Some(claude) = claude_bin() else { return };
+    let server = ScriptedApi::start([Turn::text("On it."), Turn::text("Resuming.")]);
+    let f = Fleet::new(Backend::Tmux);
+    let mut home = ClaudeHome::new(f.p.home());
+    home.trust(&f.p.root);
+    // Claude Code's environment: the throwaway HOME's answers, the scripted API, and `claude`
+    // on the agent's PATH; `legio watch` passes it on to the restarted agent as sling does.
+    let mut env: Vec<(String, String)> = home
+        .env(&server)
+        .into_iter()
+        .filter(|(k, _)| k != "HOME")
+        .collect();
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    env.retain(|(k, _)| k != "PATH");
+    #[allow(clippy::disallowed_methods)] // the test hands its own PATH (cargo, git, tmux) through
+    let own_path = std::env::var("PATH").unwrap_or_default();
+    let bin_dir = claude.parent().unwrap().display().to_string();
+    env.push(("PATH".into(), format!("{bin_dir}:{own_path}:{path}")));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    f.ok(&["task", "create", "Say hello", "--id", "t-1"]);
+    let out = f.run(
+        &["sling", "t-1", "--name", "c1", "--runtime", "claude"],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its first turn ended: a checkpoint to resume from.
+    f.wait_state("c1", AgentState::Idle);
+    let before = f.row("c1").unwrap();
+    kill(before.pid.unwrap());
+    wait_exited(&f, "c1");
+
+    let lines = once(&f, &env);
+    assert!(
+        lines.contains("c1: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
+    let after = f.row("c1").unwrap();
+    assert_eq!(after.runtime, "claude");
+    assert_ne!(after.pid, before.pid);
+    // Restarted only once its own prompt hook confirmed the recovery prompt; the model gets it.
+    let reached = server.wait_until(PATIENCE, |requests| {
+        requests
+            .iter()
+            .any(|r| r.conversation_contains("You are c1, restarted by the legio watchdog"))
+    });
+    assert!(reached, "the recovery prompt never reached the model");
+    f.wait_state("c1", AgentState::Idle);
+    assert_eq!(server.exhausted(), 0);
 }
