@@ -1034,12 +1034,27 @@ fn claude_interactive_in_an_untrusted_folder_asks_first_and_is_not_ready_until_a
     assert!(!claude_prompt_ready(&dialog), "a dialog is not a prompt");
 
     // Down, Enter: trust; claude records it in ~/.claude.json and shows its prompt.
-    claude.press_until("Down", "the trust answer selected", limit, |s| {
-        s.contains("❯ Yes, I trust this folder")
-    });
-    claude.press_until("Enter", "claude's empty prompt", limit, |s| {
-        claude_prompt_ready(s) || !s.contains("Enter to confirm")
-    });
+    // claude can draw the dialog again while it starts, which puts the selection back on
+    // "No": select "Yes" until it stays selected for two seconds, then press Enter once
+    // (Enter on "No" ends claude).
+    let yes = |s: &str| s.contains("❯ Yes, I trust this folder");
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if !yes(&claude.screen()) {
+            claude.press_until(
+                "Down",
+                "the trust answer selected",
+                (Duration::from_secs(10), limit),
+                yes,
+            );
+        }
+        thread::sleep(Duration::from_secs(2));
+        if yes(&claude.screen()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", claude.screen());
+    }
+    claude.press("Enter");
     claude.wait_for_screen("claude's empty prompt", limit, claude_prompt_ready);
     let state: Value = serde_json::from_str(
         &fs::read_to_string(sandbox.home().path().join(".claude.json")).unwrap(),

@@ -141,19 +141,20 @@ impl TmuxClaude {
     }
 
     /// Presses `key` until `moved(screen)` holds: a key pressed while the program is still
-    /// drawing can be lost, so each press is given a few seconds to show before the next.
-    /// Fails the test with the last screen after `timeout`.
+    /// starting can be lost, so a press that has not shown after `settle` is pressed again
+    /// (a slow machine can take seconds to draw a key: keep `settle` long where two presses
+    /// would differ from one). Fails the test with the last screen after `timeout`.
     pub fn press_until(
         &self,
         key: &str,
         what: &str,
-        timeout: Duration,
+        (settle, timeout): (Duration, Duration),
         moved: impl Fn(&str) -> bool,
     ) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             self.press(key);
-            let settle = Instant::now() + Duration::from_secs(3);
+            let settle = Instant::now() + settle;
             loop {
                 let screen = self.screen();
                 if moved(&screen) {
