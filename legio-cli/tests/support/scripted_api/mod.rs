@@ -32,6 +32,9 @@
 //! the model was shown. The HTTP side is HTTP/1.1 with keep-alive, `Content-Length` or chunked
 //! request bodies, `Expect: 100-continue`, and any number of concurrent connections (a thread
 //! each). Dropping the server stops it and closes every connection.
+//!
+//! `legio-tmux/tests/claude_real.rs` includes this module by path: it must not use the other
+//! support modules.
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader};
