@@ -10,7 +10,9 @@
 //!    tools do not run, and the next request carries each deny reason in an error tool result;
 //! 3. mail sent to the agent while the server holds its next turn reaches the model in the
 //!    request after that turn, exactly once (the later requests carry it once, in the history,
-//!    never injected again), and is marked read in mail.db;
+//!    never injected again), and is marked read in mail.db; mail sent while the model ends its
+//!    turn comes back from the Stop hook as the reason to go on, reaches the model once, and
+//!    the agent stays working (its turn did not end);
 //! 4. the turn's end makes the agent idle, not completed; after a nudge, the model runs `legio
 //!    mail send --type worker_done` through Bash and the agent is completed (a later turn end
 //!    does not undo that);
@@ -47,6 +49,11 @@ const AGENT: &str = "c1";
 const TASK: &str = "t-1";
 /// The body of the mail sent mid-turn: a marker to count in the requests.
 const MAIL_MARKER: &str = "MIDTURN-MAIL-5150: also update the changelog";
+/// The body of the mail sent while the model ends its turn.
+const LATE_MARKER: &str = "LATE-MAIL-6262: and tag the release";
+/// How many times Claude Code (2.1.332) shows the model one Stop hook block reason: as "Stop
+/// hook feedback" in a user message and as a "Stop hook blocking error" system message.
+const STOP_REASON_COPIES: usize = 2;
 /// The text typed to get the idle agent going again.
 const NUDGE: &str = "Report your work to the orchestrator.";
 /// How long the model may take to receive a request, on a loaded machine.
@@ -93,12 +100,17 @@ fn script(outside: &Path) -> Vec<Turn> {
         Turn::tool(ToolCall::bash("echo still working"))
             .held()
             .with_usage(usage(2)),
-        // 2: the turn ends.
-        Turn::text("Pausing here.").with_usage(usage(3)),
-        // 3 (after the nudge): the agent reports that it finished.
-        Turn::tool(ToolCall::bash(worker_done)).with_usage(usage(4)),
-        // 4: the turn ends again.
-        Turn::text("Reported.").with_usage(usage(5)),
+        // 2: held while the test sends more mail; then the model ends its turn, and the Stop
+        // hook hands it the mail instead.
+        Turn::text("Pausing here.").held().with_usage(usage(3)),
+        // 3: held while the test looks at the agent still working; the turn ends.
+        Turn::text("Noted the late mail.")
+            .held()
+            .with_usage(usage(4)),
+        // 4 (after the nudge): the agent reports that it finished.
+        Turn::tool(ToolCall::bash(worker_done)).with_usage(usage(5)),
+        // 5: the turn ends again.
+        Turn::text("Reported.").with_usage(usage(6)),
     ]
 }
 
@@ -117,12 +129,15 @@ fn agent_run_shows_every_behaviour(backend: Backend) {
     let run = AgentRun::sling(claude, backend);
     run.guard_denials_reach_the_model();
     let mail_id = run.mail_sent_mid_turn_reaches_the_model();
+    run.mail_sent_at_the_turn_end_keeps_the_agent_working();
     let turns = run.turn_end_idles_and_worker_done_completes();
-    for (i, turn) in turns.iter().enumerate().skip(3) {
+    for (i, turn) in turns.iter().enumerate() {
+        let mid = usize::from(i >= 2);
+        let late = if i >= 3 { STOP_REASON_COPIES } else { 0 };
         assert_eq!(
-            turn.conversation_count(MAIL_MARKER),
-            1,
-            "request {i} carries the mid-turn mail other than once (injected again?)"
+            (turn.conversation_count(MAIL_MARKER), late_mail_copies(turn)),
+            (mid, late),
+            "request {i} carries the mails other than once from their delivery on"
         );
     }
     assert_eq!(
@@ -225,20 +240,7 @@ impl AgentRun {
     fn mail_sent_mid_turn_reaches_the_model(&self) -> String {
         let turns = wait_for_turn_requests(&self.server, 2);
         assert!(!turns[1].conversation_contains(MAIL_MARKER));
-        let sent = self.f.json(&[
-            "mail",
-            "send",
-            "--to",
-            AGENT,
-            "--subject",
-            "Mid-turn note",
-            "--body",
-            MAIL_MARKER,
-        ]);
-        let mail_id = sent["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("mail send printed no id: {sent}"))
-            .to_owned();
+        let mail_id = self.send_mail("Mid-turn note", MAIL_MARKER);
         self.server.release();
         let turns = wait_for_turn_requests(&self.server, 3);
         assert_eq!(
@@ -255,8 +257,56 @@ impl AgentRun {
         mail_id
     }
 
-    /// Turn 2 ends: idle. The nudge starts turn 3, whose Bash call sends worker_done:
-    /// completed, and turn 4's end leaves it so. Returns every model call.
+    /// Mail sent while the server holds turn 2 (which ends the turn) comes back from the Stop
+    /// hook as the reason to go on: request 3 carries it, it is read, and the agent, whose turn
+    /// did not end, is still working while the model answers.
+    fn mail_sent_at_the_turn_end_keeps_the_agent_working(&self) {
+        let late_id = self.send_mail("Late note", LATE_MARKER);
+        self.server.release();
+        let turns = wait_for_turn_requests(&self.server, 4);
+        assert_eq!(
+            late_mail_copies(&turns[3]),
+            STOP_REASON_COPIES,
+            "the mail the Stop hook claimed did not reach the model once: {:?}",
+            turns[3].message_texts()
+        );
+        assert!(
+            mail(&self.f, &late_id).read,
+            "the late mail is not marked read"
+        );
+        assert_eq!(
+            self.f.row(AGENT).unwrap().state,
+            AgentState::Working,
+            "the Stop hook kept the agent going, yet it is not working: {:?}",
+            self.f.event_types(AGENT)
+        );
+        assert!(
+            !self.f.event_types(AGENT).iter().any(|t| t == "turn_end"),
+            "a turn the Stop hook continued was recorded as ended"
+        );
+        self.server.release();
+    }
+
+    /// Sends mail from the orchestrator to the agent; returns its id.
+    fn send_mail(&self, subject: &str, body: &str) -> String {
+        let sent = self.f.json(&[
+            "mail",
+            "send",
+            "--to",
+            AGENT,
+            "--subject",
+            subject,
+            "--body",
+            body,
+        ]);
+        sent["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("mail send printed no id: {sent}"))
+            .to_owned()
+    }
+
+    /// Turn 3 ends: idle. The nudge starts turn 4, whose Bash call sends worker_done:
+    /// completed, and turn 5's end leaves it so. Returns every model call.
     fn turn_end_idles_and_worker_done_completes(&self) -> Vec<RecordedRequest> {
         let f = &self.f;
         f.wait_state(AGENT, AgentState::Idle);
@@ -264,7 +314,7 @@ impl AgentRun {
         assert_eq!(f.row(AGENT).unwrap().state, AgentState::Idle);
         f.ok(&["nudge", AGENT, NUDGE]);
         f.wait_state(AGENT, AgentState::Completed);
-        let turns = wait_for_turn_requests(&self.server, 5);
+        let turns = wait_for_turn_requests(&self.server, 6);
         wait_for_events(f, "turn_end", 2);
         assert_eq!(
             f.row(AGENT).unwrap().state,
@@ -272,11 +322,11 @@ impl AgentRun {
             "a turn end after worker_done must not undo completion"
         );
         assert!(
-            turns[3].conversation_contains(NUDGE),
+            turns[4].conversation_contains(NUDGE),
             "the nudge did not reach the model"
         );
-        let worker_done_call = &turns[3].served().unwrap().tool_use_ids[0];
-        let done = turns[4].tool_result(worker_done_call).unwrap();
+        let worker_done_call = &turns[4].served().unwrap().tool_use_ids[0];
+        let done = turns[5].tool_result(worker_done_call).unwrap();
         assert!(
             !done.is_error,
             "the model's worker_done command failed: {done:?}"
@@ -328,7 +378,7 @@ impl AgentRun {
         let calls_that_ran: BTreeSet<String> = turns
             .iter()
             .filter_map(RecordedRequest::served)
-            .filter(|t| t.index == 1 || t.index == 3)
+            .filter(|t| t.index == 1 || t.index == 4)
             .flat_map(|t| t.tool_use_ids.clone())
             .collect();
         assert_eq!(ran, calls_that_ran);
@@ -427,6 +477,23 @@ fn guard_denials(f: &Fleet) -> Vec<String> {
             data["reason"].as_str().unwrap_or_default().to_owned()
         })
         .collect()
+}
+
+/// How many times the late mail is in the conversation, failing the test when a copy is
+/// anywhere but in a Stop hook's output (the one channel that delivered it).
+fn late_mail_copies(turn: &RecordedRequest) -> usize {
+    turn.message_texts()
+        .iter()
+        .filter(|(_, text)| text.contains(LATE_MARKER))
+        .inspect(|(role, text)| {
+            assert!(
+                text.contains("Stop hook"),
+                "the late mail reached the model through something other than the Stop hook \
+                 ({role}): {text}"
+            );
+        })
+        .map(|(_, text)| text.matches(LATE_MARKER).count())
+        .sum()
 }
 
 /// The `tool_use_id` column of event `id` (the store's event type does not carry it).
