@@ -1034,12 +1034,7 @@ fn claude_interactive_in_an_untrusted_folder_asks_first_and_is_not_ready_until_a
     assert!(!claude_prompt_ready(&dialog), "a dialog is not a prompt");
 
     // Down, Enter: trust; claude records it in ~/.claude.json and shows its prompt.
-    claude.press_until("Down", "the trust answer selected", limit, |s| {
-        s.contains("❯ Yes, I trust this folder")
-    });
-    claude.press_until("Enter", "claude's empty prompt", limit, |s| {
-        claude_prompt_ready(s) || !s.contains("Enter to confirm")
-    });
+    claude.choose("Yes, I trust this folder", limit);
     claude.wait_for_screen("claude's empty prompt", limit, claude_prompt_ready);
     let state: Value = serde_json::from_str(
         &fs::read_to_string(sandbox.home().path().join(".claude.json")).unwrap(),
