@@ -40,7 +40,6 @@ use serde_json::Value;
 use harness::{Backend, Fleet};
 use support::claude::ClaudeHome;
 use support::install::claude_bin;
-use support::project::legio_bin;
 use support::scripted_api::{RecordedRequest, ScriptedApi, ServedTurn, ToolCall, Turn, Usage};
 
 /// The agent every scenario slings.
@@ -159,8 +158,9 @@ impl AgentRun {
         let server = ScriptedApi::start(script(&outside));
         let mut home = ClaudeHome::new(f.p.home());
         home.trust(&f.p.root);
-        let legio_dir = legio_bin().parent().unwrap().to_path_buf();
-        let env = home.agent_env(&server, &[claude.parent().unwrap(), &legio_dir]);
+        // Only claude's folder is added: the agent finds `legio` (its worker_done) because legio
+        // puts its own folder first on every agent's PATH.
+        let env = home.agent_env(&server, &[claude.parent().unwrap()]);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
         f.ok(&["task", "create", "Tidy the README", "--id", TASK]);

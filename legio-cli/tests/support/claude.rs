@@ -134,8 +134,8 @@ impl ClaudeHome {
     }
 
     /// The environment for a `legio` command that starts claude agents: [`ClaudeHome::env`]
-    /// with `dirs` (e.g. where `claude` and `legio` are) put first on `PATH`, so the agent finds
-    /// `claude`, and its Bash tool finds `legio`.
+    /// with `dirs` (e.g. where `claude` is) put first on `PATH`, so legio finds `claude` when it
+    /// starts an agent.
     pub fn agent_env(&self, server: &ScriptedApi, dirs: &[&Path]) -> Vec<(String, String)> {
         let mut env = self.env(server);
         for (key, value) in &mut env {
