@@ -649,21 +649,7 @@ fn a_killed_claude_agent_is_restarted_and_its_recovery_prompt_reaches_the_model(
     home.trust(&f.p.root);
     // Claude Code's environment: the throwaway HOME's answers, the scripted API, and `claude`
     // on the agent's PATH; `legio watch` passes it on to the restarted agent as sling does.
-    let mut env: Vec<(String, String)> = home
-        .env(&server)
-        .into_iter()
-        .filter(|(k, _)| k != "HOME")
-        .collect();
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    env.retain(|(k, _)| k != "PATH");
-    #[allow(clippy::disallowed_methods)] // the test hands its own PATH (cargo, git, tmux) through
-    let own_path = std::env::var("PATH").unwrap_or_default();
-    let bin_dir = claude.parent().unwrap().display().to_string();
-    env.push(("PATH".into(), format!("{bin_dir}:{own_path}:{path}")));
+    let env = home.agent_env(&server, &[claude.parent().unwrap()]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
     f.ok(&["task", "create", "Say hello", "--id", "t-1"]);
