@@ -15,7 +15,7 @@ use legio_core::config::{Config, RuntimeKind};
 use legio_core::domain::event::EventType;
 use legio_core::manifest::Manifest;
 use legio_core::ops::launch::{AgentHost, DeliveryOptions, PromptCheck};
-use legio_core::ops::respawn::{self, Respawned};
+use legio_core::ops::respawn::{self, Respawned, Restart};
 use legio_core::ops::spawn::{Fleet, SpawnError, SpawnOptions, Step};
 use legio_core::ops::stop::StopContext;
 use legio_core::ports::{AgentRuntime, EventQuery, Multiplexer, MuxError, MuxSession, SessionSpec};
@@ -347,8 +347,9 @@ impl Parts {
 }
 
 /// Restarts dead agents for the watchdog ([`legio_watchdog::recovery`]) through
-/// [`respawn::respawn`], each with the runtime its row names and on the backend it ran on (its
-/// latest `spawn` event says which; new agents' backend when that is unknown).
+/// [`respawn::respawn`], each with the runtime its row names, and the backend and model it ran
+/// on (its latest `spawn` event says which; new agents' backend and the role's configured
+/// model when that is unknown).
 pub struct FleetRespawner<'a> {
     fleet: Fleet<'a>,
     headless: Fleet<'a>,
@@ -379,8 +380,8 @@ impl<'a> FleetRespawner<'a> {
         })
     }
 
-    /// Whether the agent's latest spawn was headless.
-    fn ran_headless(&self, agent: &AgentName) -> bool {
+    /// The data of the agent's latest `spawn` event (its backend and model), if any.
+    fn last_spawn(&self, agent: &AgentName) -> serde_json::Value {
         let latest = self.fleet.events.query(&EventQuery {
             agents: vec![agent.to_string()],
             event_type: Some(EventType::Spawn),
@@ -390,17 +391,15 @@ impl<'a> FleetRespawner<'a> {
         latest
             .ok()
             .and_then(|events| events.into_iter().next())
-            .is_some_and(|e| {
-                e.data
-                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-                    .is_some_and(|d| d["multiplexer"] == "headless")
-            })
+            .and_then(|e| e.data)
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default()
     }
 }
 
 impl FleetRespawner<'_> {
     /// Restarts the agent of `dead` (its zombie row) in its worktree with `prompt` as its
-    /// first prompt, with the runtime its row names, on the backend it ran on.
+    /// first prompt, with the runtime its row names, on the backend and with the model it ran.
     #[allow(clippy::result_large_err)] // legio-core's error, passed on as it is
     pub fn restart(&self, dead: &AgentSession, prompt: &str) -> Result<Respawned, SpawnError> {
         let kind: RuntimeKind = dead.runtime.parse().map_err(|_| {
@@ -416,13 +415,19 @@ impl FleetRespawner<'_> {
             RuntimeKind::Claude => &self.claude,
             RuntimeKind::Script => &self.script,
         };
-        let fleet = if self.ran_headless(&dead.agent_name) {
+        let spawned = self.last_spawn(&dead.agent_name);
+        let fleet = if spawned["multiplexer"] == "headless" {
             &self.headless
         } else {
             &self.fleet
         };
         let runtime = runtime(fleet.config, kind);
-        respawn::respawn(fleet, runtime.as_ref(), dead, prompt, options)
+        let restart = Restart {
+            dead,
+            prompt,
+            model: spawned["model"].as_str(),
+        };
+        respawn::respawn(fleet, runtime.as_ref(), &restart, options)
     }
 }
 

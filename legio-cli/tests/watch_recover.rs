@@ -367,20 +367,20 @@ fn a_killed_coordinator_is_restarted_at_the_project_root() {
     );
 }
 
-/// The `multiplexer` of each of the agent's `spawn` events, oldest first.
-fn spawned_on(f: &Fleet, agent: &str) -> Vec<String> {
+/// `field` of each of the agent's `spawn` events, oldest first.
+fn spawned_with(f: &Fleet, agent: &str, field: &str) -> Vec<String> {
     f.events(agent)
         .into_iter()
         .filter(|e| e.event_type == "spawn")
         .map(|e| {
             let data: serde_json::Value = serde_json::from_str(&e.data.unwrap()).unwrap();
-            data["multiplexer"].as_str().unwrap().to_owned()
+            data[field].as_str().unwrap().to_owned()
         })
         .collect()
 }
 
 #[test]
-fn an_agent_is_restarted_on_the_backend_it_ran_on() {
+fn an_agent_is_restarted_on_the_backend_and_with_the_model_it_ran() {
     let f = fleet_with_lead(Backend::Tmux, "");
     f.plan("b6", &commit_plan("src/b6.txt", "x\n", "b6: work"));
     f.json(&[
@@ -391,6 +391,8 @@ fn an_agent_is_restarted_on_the_backend_it_ran_on() {
         "--parent",
         "lead-1",
         "--headless",
+        "--model",
+        "opus",
     ]);
     f.wait_state("b6", AgentState::Idle);
     kill(f.row("b6").unwrap().pid.unwrap());
@@ -400,8 +402,14 @@ fn an_agent_is_restarted_on_the_backend_it_ran_on() {
         lines.contains("b6: restarted from its checkpoint in its worktree (attempt 1/2)"),
         "{lines}"
     );
-    assert_eq!(spawned_on(&f, "b6"), ["headless", "headless"]);
-    assert_eq!(spawned_on(&f, "lead-1"), ["tmux"]);
+    assert_eq!(
+        spawned_with(&f, "b6", "multiplexer"),
+        ["headless", "headless"]
+    );
+    assert_eq!(spawned_with(&f, "lead-1", "multiplexer"), ["tmux"]);
+    // The --model it was slung with, not the role's configured one.
+    assert_eq!(spawned_with(&f, "b6", "model"), ["opus", "opus"]);
+    assert_ne!(spawned_with(&f, "lead-1", "model"), ["opus"]);
     f.wait_state("b6", AgentState::Idle);
 }
 

@@ -21,6 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::is_valid_model;
 use crate::domain::agent::{AgentSession, AgentState};
 use crate::ids;
 use crate::manifest::resolve_model;
@@ -46,16 +47,32 @@ pub struct Respawned {
     pub warnings: Vec<String>,
 }
 
-/// Starts the agent of `dead` (its zombie row) again in its worktree with `prompt` as its
-/// first prompt (see the module docs).
+/// What to restart, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Restart<'a> {
+    /// The dead agent's (zombie) row.
+    pub dead: &'a AgentSession,
+    /// Its first prompt.
+    pub prompt: &'a str,
+    /// The model it ran (its `spawn` event says), when known and valid; else the role's
+    /// configured model.
+    pub model: Option<&'a str>,
+}
+
+/// Starts the agent of `restart.dead` again in its worktree with `restart.prompt` as its first
+/// prompt (see the module docs).
 pub fn respawn(
     fleet: &Fleet<'_>,
     runtime: &dyn AgentRuntime,
-    dead: &AgentSession,
-    prompt: &str,
+    restart: &Restart<'_>,
     options: &SpawnOptions,
 ) -> Result<Respawned, SpawnError> {
-    let prepared = prepare(fleet, runtime, dead, prompt)?;
+    let (dead, prompt) = (restart.dead, restart.prompt);
+    let model = match restart.model {
+        Some(m) if is_valid_model(m) => m,
+        _ => resolve_model(fleet.config, fleet.manifest, dead.capability),
+    };
+    let prepared = prepare(fleet, runtime, dead, prompt, model)?;
     let agent = &dead.agent_name;
     let mut row = revived(dead, fleet.clock.now(), runtime);
     let mut steps = Steps::new(agent, options.fail_after);
@@ -79,7 +96,7 @@ pub fn respawn(
         Ok(started) => {
             steps.commit();
             row.pid = started.pid;
-            let warnings = spawn::record_spawn(fleet, &row, started.delivered)
+            let warnings = spawn::record_spawn(fleet, &row, started.delivered, model)
                 .into_iter()
                 .collect();
             Ok(Respawned {
@@ -133,6 +150,7 @@ fn prepare(
     runtime: &dyn AgentRuntime,
     dead: &AgentSession,
     prompt: &str,
+    model: &str,
 ) -> Result<Prepared, SpawnError> {
     let agent = &dead.agent_name;
     let role = dead.capability;
@@ -164,7 +182,6 @@ fn prepare(
             ));
         }
     }
-    let model = resolve_model(fleet.config, fleet.manifest, role);
     let (worktree, context) = if role.works_at_root() {
         let root = fleet.layout.root();
         if !same_path(Path::new(&dead.worktree_path), root) {

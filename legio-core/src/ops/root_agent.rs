@@ -161,7 +161,7 @@ pub fn start(
             row.pid = started.pid;
             let mut warnings: Vec<String> = warning.into_iter().collect();
             warnings.extend(spawn::forget_previous_life(fleet, &row));
-            warnings.extend(spawn::record_spawn(fleet, &row, started.delivered));
+            warnings.extend(spawn::record_spawn(fleet, &row, started.delivered, &model));
             Ok(RootStarted {
                 session: row,
                 model,

@@ -153,7 +153,12 @@ pub fn sling(
             row.pid = done.pid;
             warnings.extend(join_run(fleet, &prepared.run));
             warnings.extend(spawn::forget_previous_life(fleet, &row));
-            warnings.extend(spawn::record_spawn(fleet, &row, done.delivered));
+            warnings.extend(spawn::record_spawn(
+                fleet,
+                &row,
+                done.delivered,
+                &prepared.model,
+            ));
             Ok(Slung {
                 session: row,
                 worktree: prepared.worktree,

@@ -560,11 +560,13 @@ pub(crate) fn new_session(
     }
 }
 
-/// Records the `spawn` event of a started agent; a failure is returned as a warning.
+/// Records the `spawn` event of a started agent running `model`; a failure is returned as a
+/// warning. Recovery reads its backend and model back from it.
 pub(crate) fn record_spawn(
     fleet: &Fleet<'_>,
     session: &AgentSession,
     delivered: Delivered,
+    model: &str,
 ) -> Option<String> {
     let mut e = NewEvent::new(
         session.agent_name.as_str(),
@@ -582,6 +584,7 @@ pub(crate) fn record_spawn(
             "session": session.tmux_session,
             "multiplexer": fleet.mux.kind(),
             "runtime": session.runtime,
+            "model": model,
             "parent": session.parent_agent,
             "depth": session.depth,
             "firstPrompt": match delivered {
