@@ -18,7 +18,9 @@ use legio_core::ops::launch::{AgentHost, DeliveryOptions, PromptCheck};
 use legio_core::ops::respawn::{self, Respawned, Restart};
 use legio_core::ops::spawn::{Fleet, SpawnError, SpawnOptions, Step};
 use legio_core::ops::stop::StopContext;
-use legio_core::ports::{AgentRuntime, EventQuery, Multiplexer, MuxError, MuxSession, SessionSpec};
+use legio_core::ports::{
+    AgentRuntime, EventQuery, EventStore as _, Multiplexer, MuxError, MuxSession, SessionSpec,
+};
 use legio_core::{AgentName, AgentSession, Capability, Layout};
 use legio_merge::GitWorktrees;
 use legio_tmux::{
@@ -351,20 +353,21 @@ impl Parts {
 /// on (its latest `spawn` event says which; new agents' backend and the role's configured
 /// model when that is unknown).
 pub struct FleetRespawner<'a> {
-    fleet: Fleet<'a>,
-    headless: Fleet<'a>,
+    ctx: &'a Ctx<'a>,
+    parts: &'a Parts,
+    session_name: Box<dyn Fn(&AgentName) -> String + 'a>,
+    /// Creates headless sessions, for agents that ran headless in a tmux project.
+    headless: FleetMux,
     claude: SpawnOptions,
     script: SpawnOptions,
 }
 
 impl<'a> FleetRespawner<'a> {
-    /// A respawner acting through `fleet`, or through `headless` (a multiplexer that creates
-    /// headless sessions) for agents that ran headless; a malformed `LEGIO_FAILPOINT` is
-    /// refused here.
-    pub fn new(ctx: &Ctx<'_>, fleet: Fleet<'a>, headless: &'a dyn Multiplexer) -> CliResult<Self> {
+    /// A respawner acting through `parts`; a malformed `LEGIO_FAILPOINT` is refused here.
+    pub fn new(ctx: &'a Ctx<'a>, parts: &'a Parts) -> CliResult<Self> {
         // The watchdog restarts an agent at once: no stagger behind other spawns.
         let options = |kind| {
-            spawn_options(ctx, fleet.config, kind, "respawn").map(|o| SpawnOptions {
+            spawn_options(ctx, &parts.config, kind, "respawn").map(|o| SpawnOptions {
                 stagger: false,
                 ..o
             })
@@ -372,17 +375,16 @@ impl<'a> FleetRespawner<'a> {
         Ok(Self {
             claude: options(RuntimeKind::Claude)?,
             script: options(RuntimeKind::Script)?,
-            headless: Fleet {
-                mux: headless,
-                ..fleet
-            },
-            fleet,
+            headless: FleetMux::new(ctx, &parts.layout, &parts.config, true),
+            session_name: Box::new(session_namer(&parts.config.project.name)),
+            ctx,
+            parts,
         })
     }
 
     /// The data of the agent's latest `spawn` event (its backend and model), if any.
     fn last_spawn(&self, agent: &AgentName) -> serde_json::Value {
-        let latest = self.fleet.events.query(&EventQuery {
+        let latest = self.parts.stores.events.query(&EventQuery {
             agents: vec![agent.to_string()],
             event_type: Some(EventType::Spawn),
             limit: Some(1),
@@ -416,18 +418,17 @@ impl FleetRespawner<'_> {
             RuntimeKind::Script => &self.script,
         };
         let spawned = self.last_spawn(&dead.agent_name);
-        let fleet = if spawned["multiplexer"] == "headless" {
-            &self.headless
-        } else {
-            &self.fleet
-        };
+        let mut fleet = self.parts.fleet(self.ctx, &*self.session_name);
+        if spawned["multiplexer"] == "headless" {
+            fleet.mux = &self.headless;
+        }
         let runtime = runtime(fleet.config, kind);
         let restart = Restart {
             dead,
             prompt,
             model: spawned["model"].as_str(),
         };
-        respawn::respawn(fleet, runtime.as_ref(), &restart, options)
+        respawn::respawn(&fleet, runtime.as_ref(), &restart, options)
     }
 }
 

@@ -8,8 +8,10 @@
 //!
 //! It watches the sessions of both backends (tmux and headless, [`FleetMux`]) and restarts a
 //! dead agent in its existing worktree through [`FleetRespawner`] (`legio_core::ops::respawn`),
-//! on the backend it ran on. `--recover AGENT` does the same by hand for a dead agent the
+//! on the backend and with the model it ran. `--recover AGENT` does the same by hand for a dead agent the
 //! watchdog gave up on (or could not restart), and lets the watchdog count its restarts afresh.
+//!
+//! [`FleetMux`]: crate::wiring::FleetMux
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -32,7 +34,7 @@ use serde_json::json;
 use crate::context::{Ctx, load_config};
 use crate::error::{CliError, CliResult};
 use crate::output::{CYAN, DIM, GREEN, Printer, RED, YELLOW, paint};
-use crate::wiring::{self, FleetMux, FleetRespawner, Parts};
+use crate::wiring::{self, FleetRespawner, Parts};
 
 /// The shortest interval accepted: legio 0.1.0 turned `0` or `abc` into a 1 ms tick storm.
 const MIN_INTERVAL_MS: u64 = 100;
@@ -112,9 +114,7 @@ pub fn run(args: &WatchArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     // Both backends' sessions are watched; dead agents are restarted where new ones start.
     let project = Parts::with_config(ctx, out, layout.clone(), config, false)?;
     let config = &project.config;
-    let namer = wiring::session_namer(&project.config.project.name);
-    let headless = FleetMux::new(ctx, &project.layout, config, true);
-    let respawner = FleetRespawner::new(ctx, project.fleet(ctx, &namer), &headless)?;
+    let respawner = FleetRespawner::new(ctx, &project)?;
     let triage = config
         .watchdog
         .tier1_enabled
@@ -178,9 +178,7 @@ fn recover(
 ) -> CliResult {
     let agent = AgentName::new(name)?;
     let project = Parts::with_config(ctx, out, layout.clone(), config, false)?;
-    let namer = wiring::session_namer(&project.config.project.name);
-    let headless = FleetMux::new(ctx, &project.layout, &project.config, true);
-    let respawner = FleetRespawner::new(ctx, project.fleet(ctx, &namer), &headless)?;
+    let respawner = FleetRespawner::new(ctx, &project)?;
     let row = project.stores.sessions.get(&agent)?.ok_or_else(|| {
         CliError::failure(format!("no agent named {agent} is registered"))
             .hint("`legio status` lists the agents")
