@@ -16,7 +16,7 @@
 //! written again into the worktree's settings (the binary may have moved; the undo restores
 //! the file), or claimed again in the shared root settings for a root agent; the session is
 //! started and the given prompt delivered and confirmed as `sling` does
-//! ([`launch`](crate::ops::launch)). The worktree, branch, task, mail and checkpoint are left
+//! ([`launch`]). The worktree, branch, task, mail and checkpoint are left
 //! as they are.
 
 use std::path::{Path, PathBuf};
