@@ -4,7 +4,9 @@
 //!
 //! Run: `cargo bench -p legio-cli --bench hook` (prints a table; not a pass/fail test).
 //! Each measurement runs in its own child process so that its peak-memory figure
-//! (`getrusage(RUSAGE_CHILDREN)`) covers only the commands it ran.
+//! (`getrusage(RUSAGE_CHILDREN)`) covers only the commands it ran. Beside wall time it reports
+//! the CPU time (user + system) each process used: on a shared, loaded machine wall time mostly
+//! measures the wait for a free core, while CPU time measures the process itself.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // a benchmark: failing loudly is right
 
@@ -52,10 +54,12 @@ fn main() {
             vec!["hook".into(), root_s.clone(), "PostToolUse".into()],
         ),
     ];
-    println!("{ITERATIONS} runs each; wall time per process and peak resident memory\n");
     println!(
-        "{:<42} {:>10} {:>10} {:>10} {:>9}",
-        "command", "median", "p90", "peak RSS", "vs base"
+        "{ITERATIONS} runs each; per process: wall time, CPU time (user + system), peak memory\n"
+    );
+    println!(
+        "{:<42} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "command", "median", "p90", "CPU med", "peak RSS", "vs base"
     );
     let mut baseline = None;
     for (label, child_args) in cases {
@@ -73,29 +77,42 @@ fn main() {
             continue;
         }
         let mut parts = text.split_whitespace().map(|v| v.parse::<f64>().unwrap());
-        let (median, p90, rss_kb) = (
+        let (median, p90, cpu, rss_kb) = (
+            parts.next().unwrap(),
             parts.next().unwrap(),
             parts.next().unwrap(),
             parts.next().unwrap(),
         );
         let base = *baseline.get_or_insert(median);
         println!(
-            "{label:<42} {:>8.2}ms {:>8.2}ms {:>7.1}MB {:>8.1}x",
+            "{label:<42} {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>7.1}MB {:>8.1}x",
             median / 1000.0,
             p90 / 1000.0,
+            cpu / 1000.0,
             rss_kb / 1024.0,
             median / base
         );
     }
     println!(
-        "\ntargets: each hook event < 5 ms median and < 15 MB peak (legio 0.1.0: ~400 ms, ~97 MB)"
+        "\ntargets: each hook event < 5 ms median and < 15 MB peak (legio 0.1.0: ~400 ms, ~97 MB);\n\
+         on a loaded machine compare CPU time and the ratio to the baseline"
     );
 }
 
-/// Runs one command `ITERATIONS` times; prints `median_us p90_us peak_rss_kb`.
+/// CPU time (user + system) used so far by this process's finished children, in µs.
+fn children_cpu_us() -> f64 {
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    let us = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1e6 + t.tv_usec() as f64;
+    us(usage.user_time()) + us(usage.system_time())
+}
+
+/// Runs one command `ITERATIONS` times; prints `median_us p90_us cpu_median_us peak_rss_kb`.
 fn child(args: &[String]) {
     let mut times = Vec::with_capacity(ITERATIONS);
+    let mut cpu = Vec::with_capacity(ITERATIONS);
     for _ in 0..ITERATIONS {
+        let cpu_before = children_cpu_us();
         let started = Instant::now();
         match args[0].as_str() {
             "baseline" => run(Command::new("sqlite3").args([":memory:", "select 1"]), None),
@@ -115,14 +132,17 @@ fn child(args: &[String]) {
             other => panic!("unknown case {other}"),
         }
         times.push(started.elapsed().as_micros() as f64);
+        cpu.push(children_cpu_us() - cpu_before);
     }
     times.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     let usage =
         nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
     println!(
-        "{} {} {}",
+        "{} {} {} {}",
         times[times.len() / 2],
         times[times.len() * 9 / 10],
+        cpu[cpu.len() / 2],
         usage.max_rss()
     );
 }
