@@ -73,6 +73,8 @@ fn main() {
     }
     let cases: &[(&str, &[&str])] = &[
         ("legio --version (process baseline)", &["--version"]),
+        ("legio status", &["status"]),
+        ("legio status --json", &["status", "--json"]),
         ("legio errors", &["errors"]),
         (
             "legio errors --warnings --limit 500",
