@@ -1,6 +1,6 @@
 //! Building the real implementations of the ports from the config and the environment: the
-//! multiplexer, the agent runtimes, the worktrees, and the [`AgentHost`] agents are launched
-//! from.
+//! multiplexer, the agent runtimes, the worktrees, the [`AgentHost`] agents are launched
+//! from, and the watchdog's [`FleetRespawner`].
 //!
 //! New agents run in tmux (a private server per project) unless `runtime.headless` is set,
 //! `--headless` is given, or tmux is not installed; then they run as detached processes. A
@@ -14,6 +14,7 @@ use std::time::Duration;
 use legio_core::config::{Config, RuntimeKind};
 use legio_core::manifest::Manifest;
 use legio_core::ops::launch::{AgentHost, DeliveryOptions, PromptCheck};
+use legio_core::ops::respawn;
 use legio_core::ops::spawn::{Fleet, SpawnError, SpawnOptions, Step};
 use legio_core::ops::stop::StopContext;
 use legio_core::ports::{AgentRuntime, Multiplexer, MuxError, MuxSession, SessionSpec};
@@ -22,6 +23,7 @@ use legio_merge::GitWorktrees;
 use legio_tmux::{
     ClaudeRuntime, HeadlessConfig, HeadlessMultiplexer, ScriptRuntime, TmuxConfig, TmuxMultiplexer,
 };
+use legio_watchdog::{RespawnError, RespawnRequest, Respawner};
 
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
@@ -207,7 +209,8 @@ pub fn session_namer(project: &str) -> impl Fn(&AgentName) -> String + '_ {
 }
 
 /// How spawns of this runtime behave: what confirms the first prompt, how long to wait for
-/// it (`watchdog.bootTimeoutMs`), and the test-only failpoint for `kind` (`sling`, `start`).
+/// it (`watchdog.bootTimeoutMs`), and the test-only failpoint for `kind` (`sling`, `start`,
+/// `respawn`).
 pub fn spawn_options(
     ctx: &Ctx<'_>,
     config: &Config,
@@ -226,7 +229,7 @@ pub fn spawn_options(
             Some(_) => None,
             None => {
                 return Err(CliError::usage(format!(
-                    "LEGIO_FAILPOINT={spec}: expected <sling|start>:<step> (a test-only setting)"
+                    "LEGIO_FAILPOINT={spec}: expected <sling|start|respawn>:<step> (a test-only setting)"
                 )));
             }
         },
@@ -276,6 +279,17 @@ impl Parts {
     pub fn load(ctx: &Ctx<'_>, out: &mut Printer, headless: bool) -> CliResult<Self> {
         let layout = ctx.project()?;
         let config = crate::context::load_config(&layout, out)?;
+        Self::with_config(ctx, out, layout, config, headless)
+    }
+
+    /// Loads the rest of a project whose configuration is already loaded.
+    pub fn with_config(
+        ctx: &Ctx<'_>,
+        out: &mut Printer,
+        layout: Layout,
+        config: Config,
+        headless: bool,
+    ) -> CliResult<Self> {
         let manifest = match Manifest::load(&config.manifest_file(), &config.agent_defs_dir()) {
             Ok(m) => Some(m),
             Err(e) => {
@@ -328,6 +342,68 @@ impl Parts {
             events: &self.stores.events,
             mux: &self.mux,
         }
+    }
+}
+
+/// Restarts dead agents for the watchdog ([`legio_watchdog::recovery`]) through
+/// [`respawn::respawn`], each with the runtime its row names.
+pub struct FleetRespawner<'a> {
+    fleet: Fleet<'a>,
+    claude: SpawnOptions,
+    script: SpawnOptions,
+}
+
+impl<'a> FleetRespawner<'a> {
+    /// A respawner acting through `fleet`; a malformed `LEGIO_FAILPOINT` is refused here.
+    pub fn new(ctx: &Ctx<'_>, fleet: Fleet<'a>) -> CliResult<Self> {
+        // The watchdog restarts an agent at once: no stagger behind other spawns.
+        let options = |kind| {
+            spawn_options(ctx, fleet.config, kind, "respawn").map(|o| SpawnOptions {
+                stagger: false,
+                ..o
+            })
+        };
+        Ok(Self {
+            claude: options(RuntimeKind::Claude)?,
+            script: options(RuntimeKind::Script)?,
+            fleet,
+        })
+    }
+}
+
+impl Respawner for FleetRespawner<'_> {
+    fn respawn(&self, request: &RespawnRequest<'_>) -> Result<(), RespawnError> {
+        let dead = request.session;
+        let kind: RuntimeKind = dead.runtime.parse().map_err(|_| {
+            RespawnError::Refused(format!(
+                "its row names the runtime {:?}, which legio does not know",
+                dead.runtime
+            ))
+        })?;
+        let options = match kind {
+            RuntimeKind::Claude => &self.claude,
+            RuntimeKind::Script => &self.script,
+        };
+        let runtime = runtime(self.fleet.config, kind);
+        respawn::respawn(
+            &self.fleet,
+            runtime.as_ref(),
+            dead,
+            &request.prompt,
+            options,
+        )
+        .map(drop)
+        .map_err(|e| {
+            let hint = e
+                .hint()
+                .map(|h| format!(" (hint: {h})"))
+                .unwrap_or_default();
+            let text = format!("{e}{hint}");
+            match e {
+                SpawnError::Refused { .. } | SpawnError::Denied(_) => RespawnError::Refused(text),
+                SpawnError::Failed { .. } => RespawnError::Failed(text),
+            }
+        })
     }
 }
 

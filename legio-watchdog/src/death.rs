@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::act::{Act, WATCHDOG, parent_address};
 use crate::escalation::{Escalation, level};
 use crate::health::DeathCause;
-use crate::recovery::{RecoveryOutcome, RespawnRequest, attempts, recovery_prompt};
+use crate::recovery::{RecoveryOutcome, RespawnError, RespawnRequest, attempts, recovery_prompt};
 use crate::report::{Action, SessionEnd};
 
 impl Act<'_, '_> {
@@ -169,7 +169,19 @@ impl Act<'_, '_> {
             error,
         };
         let outcome = match respawner.respawn(&request) {
-            Err(e) => failed(e.0),
+            Err(RespawnError::Refused(reason)) => {
+                if let Err(e) = attempts::store(layout, agent, done) {
+                    self.problem(agent, "putting back its recovery count", e);
+                }
+                self.custom(
+                    row,
+                    "recovery_refused",
+                    EventLevel::Warn,
+                    json!({ "attempt": attempt, "reason": reason }),
+                );
+                return not(reason);
+            }
+            Err(RespawnError::Failed(error)) => failed(error),
             // Trust, but verify: the respawned agent must be registered and active.
             Ok(()) => match self.ports.sessions.get(agent) {
                 Ok(Some(r)) if r.state.is_active() => RecoveryOutcome::Recovered {

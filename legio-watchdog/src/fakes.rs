@@ -583,7 +583,7 @@ pub struct Fleet {
     pub with_runtime: bool,
     pub with_respawner: bool,
     pub respawned: RefCell<Vec<Respawned>>,
-    pub respawn_error: RefCell<Option<String>>,
+    pub respawn_error: RefCell<Option<RespawnError>>,
     /// When set, a respawn claims success without registering anything (a lying respawner).
     pub respawn_lies: Cell<bool>,
     next_pid: Cell<u32>,
@@ -724,7 +724,7 @@ impl Respawner for Fleet {
             prompt: request.prompt.clone(),
         });
         if let Some(e) = self.respawn_error.borrow().clone() {
-            return Err(RespawnError(e));
+            return Err(e);
         }
         if self.respawn_lies.get() {
             return Ok(());

@@ -5,8 +5,8 @@
 //! branch**, so the work it committed is kept (legio 0.1.0 re-ran `sling`, which tried to create
 //! both anew and failed). Attempts are counted in `.legio/agents/<agent>/recovery-count` (legio
 //! 0.1.0's file: a decimal number), written before each attempt so a crash mid-respawn still
-//! counts, and deleted when the watchdog sees the agent completed, so a name used again starts
-//! afresh.
+//! counts (and put back when the respawner refuses before changing anything), and deleted when
+//! the watchdog sees the agent completed, so a name used again starts afresh.
 
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
@@ -23,7 +23,8 @@ pub trait Respawner {
     /// Starts `request.session`'s agent again in its existing worktree and on its existing
     /// branch (never new ones), with the same role, task, parent, depth and file scope, and
     /// `request.prompt` as its first prompt; registers it as `booting` with a fresh start time
-    /// and its new pid. Returns once its session runs.
+    /// and its new pid. Returns once its session runs. [`RespawnError::Refused`] means nothing
+    /// was changed and the attempt does not count.
     fn respawn(&self, request: &RespawnRequest<'_>) -> Result<(), RespawnError>;
 }
 
@@ -44,10 +45,17 @@ pub struct RespawnRequest<'a> {
     pub prompt: String,
 }
 
-/// Why a respawn failed, in words that say what to do.
+/// Why a respawn did not happen, in words that say what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RespawnError(pub String);
+pub enum RespawnError {
+    /// Refused before anything was changed (its worktree is gone, its role cannot be restarted
+    /// this way, a limit is reached): not counted as an attempt.
+    #[error("{0}")]
+    Refused(String),
+    /// Attempted and failed; what the attempt had changed was undone.
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// What recovery of a dead agent came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

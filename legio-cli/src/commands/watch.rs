@@ -5,6 +5,12 @@
 //! `legio_watchdog::daemon`), so a second start says which pid runs, and a stale file from a
 //! crash blocks nobody. SIGINT and SIGTERM stop it cleanly after its current tick. Each action
 //! of a tick is printed as one timestamped line; a quiet tick prints nothing.
+//!
+//! It watches the sessions of both backends (tmux and headless, [`FleetMux`]) and restarts a
+//! dead agent in its existing worktree through [`FleetRespawner`] (`legio_core::ops::respawn`),
+//! on the backend new agents start on (`runtime.headless`).
+//!
+//! [`FleetMux`]: crate::wiring::FleetMux
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,12 +19,9 @@ use std::time::{Duration, Instant};
 
 use legio_core::config::{Config, RuntimeKind};
 use legio_core::layout::Layout;
-use legio_core::ports::{AgentRuntime, Multiplexer};
+use legio_core::ports::{AgentRuntime, Multiplexer as _};
 use legio_core::time::{Clock, Timestamp};
-use legio_tmux::{
-    ClaudeRuntime, HeadlessConfig, HeadlessMultiplexer, ProcfsProbe, ScriptRuntime, TmuxConfig,
-    TmuxMultiplexer,
-};
+use legio_tmux::{ClaudeRuntime, ProcfsProbe, ScriptRuntime};
 use legio_watchdog::daemon::{self, DaemonError, PidLock};
 use legio_watchdog::{Action, Policy, Ports, TickReport, Watchdog, WatchdogError};
 use serde_json::json;
@@ -26,7 +29,7 @@ use serde_json::json;
 use crate::context::{Ctx, load_config};
 use crate::error::{CliError, CliResult};
 use crate::output::{CYAN, DIM, GREEN, Printer, RED, YELLOW, paint};
-use crate::stores;
+use crate::wiring::{self, FleetRespawner, Parts};
 
 /// The shortest interval accepted: legio 0.1.0 turned `0` or `abc` into a 1 ms tick storm.
 const MIN_INTERVAL_MS: u64 = 100;
@@ -96,27 +99,26 @@ pub fn run(args: &WatchArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     let stop_rx = (!args.once).then(stop_on_signals).transpose()?;
     let _lock = PidLock::acquire(&layout.watchdog_pid(), std::process::id())
         .map_err(|e| daemon_error(&e, &layout))?;
-    let sessions = stores::sessions(&layout)?;
-    let mail = stores::mail(&layout)?;
-    let events = stores::events(&layout)?;
-    let mux = multiplexer(&config, &layout);
+    // Both backends' sessions are watched; dead agents are restarted where new ones start.
+    let project = Parts::with_config(ctx, out, layout.clone(), config, false)?;
+    let config = &project.config;
+    let namer = wiring::session_namer(&project.config.project.name);
+    let respawner = FleetRespawner::new(ctx, project.fleet(ctx, &namer))?;
     let triage = config
         .watchdog
         .tier1_enabled
-        .then(|| triage_runtime(&config));
+        .then(|| triage_runtime(config));
     let probe = ProcfsProbe;
     let ports = Ports {
         layout: &layout,
         clock: &ctx.clock,
-        sessions: sessions.as_ref(),
-        mail: mail.as_ref(),
-        events: events.as_ref(),
-        mux: mux.as_ref(),
+        sessions: &project.stores.sessions,
+        mail: &project.stores.mail,
+        events: &project.stores.events,
+        mux: &project.mux,
         probe: &probe,
         triage: triage.as_deref(),
-        // Restarting agents needs the sling machinery, which the CLI does not have yet: dead
-        // agents are marked, their sessions ended and their parents told, but not restarted.
-        respawner: None,
+        respawner: Some(&respawner),
     };
     let mut watchdog = Watchdog::new(Policy::from(&config.watchdog));
 
@@ -129,7 +131,7 @@ pub fn run(args: &WatchArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     out.info(format!(
         "Watchdog running (interval: {interval_ms}ms, pid {}, {} sessions)",
         std::process::id(),
-        mux.kind()
+        project.mux.kind()
     ));
     out.info("Press Ctrl+C to stop.");
     out.info("");
@@ -169,22 +171,6 @@ fn stop_on_signals() -> CliResult<mpsc::Receiver<()>> {
         }
     });
     Ok(stop_rx)
-}
-
-/// The multiplexer agents run in: tmux on the project's private socket, or headless.
-fn multiplexer(config: &Config, layout: &Layout) -> Box<dyn Multiplexer> {
-    if config.runtime.headless {
-        Box::new(HeadlessMultiplexer::for_project(
-            layout,
-            HeadlessConfig::default(),
-        ))
-    } else {
-        Box::new(TmuxMultiplexer::new(
-            &config.project.name,
-            layout.root(),
-            TmuxConfig::default(),
-        ))
-    }
 }
 
 /// The runtime asked for triage: the default agent runtime of the project.

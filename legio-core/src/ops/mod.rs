@@ -5,7 +5,8 @@
 //! |---|---|
 //! | [`sling`] | put an agent on a task in its own worktree and session |
 //! | [`root_agent`] | start, stop and inspect the agents working at the project root |
-//! | [`spawn`] | what both share: steps, undo, the failpoint seam, errors |
+//! | [`respawn`] | start a dead agent again in its existing worktree, on its existing branch |
+//! | [`spawn`] | what they share: steps, undo, the failpoint seam, errors |
 //! | [`launch`] | an agent's environment, its process, text delivered and verified |
 //! | [`stop`] | end agents, deepest first |
 //! | [`nudge`] | type a message into an agent's session, verified and debounced |
@@ -38,6 +39,7 @@ pub mod merge_flow;
 pub mod nudge;
 pub mod pidfile;
 pub mod prime;
+pub mod respawn;
 pub mod root_agent;
 pub mod root_hooks;
 pub mod settings;

@@ -8,7 +8,7 @@ use super::{builder, lines, tick};
 use crate::fakes::{Fleet, MIN, session, watchdog};
 use crate::recovery::attempts;
 use crate::report::Action;
-use crate::{Policy, RecoveryOutcome, Watchdog};
+use crate::{Policy, RecoveryOutcome, RespawnError, Watchdog};
 
 fn outcome(report: &crate::TickReport) -> RecoveryOutcome {
     report
@@ -117,7 +117,8 @@ fn a_dead_agent_with_a_checkpoint_is_restarted_in_its_worktree_and_monitored_aga
 #[test]
 fn a_failed_respawn_is_reported_and_counted() {
     let (fleet, mut wd) = dead_builder();
-    *fleet.respawn_error.borrow_mut() = Some("worktree is locked by git".into());
+    *fleet.respawn_error.borrow_mut() =
+        Some(RespawnError::Failed("worktree is locked by git".into()));
     let r = tick(&fleet, &mut wd);
     assert_eq!(
         outcome(&r),
@@ -136,6 +137,43 @@ fn a_failed_respawn_is_reported_and_counted() {
     assert_eq!(
         attempts::load(&fleet.layout, &AgentName::new("b1").unwrap()).unwrap(),
         1
+    );
+}
+
+#[test]
+fn a_refused_respawn_is_reported_as_not_restarted_and_not_counted() {
+    let (fleet, mut wd) = dead_builder();
+    *fleet.respawn_error.borrow_mut() = Some(RespawnError::Refused(
+        "its worktree /p/.legio/worktrees/b1 no longer exists".into(),
+    ));
+    let r = tick(&fleet, &mut wd);
+    assert_eq!(
+        outcome(&r),
+        RecoveryOutcome::NotRecoverable {
+            reason: "its worktree /p/.legio/worktrees/b1 no longer exists".into(),
+            attempts: 0
+        }
+    );
+    assert_eq!(fleet.row("b1").state, AgentState::Zombie);
+    let (text, payload) = died_mail(&fleet, "lead-1");
+    assert_eq!(
+        (payload.action.as_str(), payload.attempts),
+        ("not_recoverable", 0)
+    );
+    assert!(text.contains("no longer exists"), "{text}");
+    assert_eq!(
+        attempts::load(&fleet.layout, &AgentName::new("b1").unwrap()).unwrap(),
+        0,
+        "a refusal is not an attempt"
+    );
+    assert_eq!(
+        fleet.events.kinds("b1"),
+        vec![
+            "state_change",
+            "recovery_attempt",
+            "recovery_refused",
+            "worker_died"
+        ]
     );
 }
 
