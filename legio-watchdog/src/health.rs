@@ -182,6 +182,9 @@ pub fn evaluate(
         AgentState::Booting | AgentState::Working | AgentState::Idle => {}
     }
     match observed.presence {
+        // Registered, its session not started yet: spawning records the agent first and its
+        // pid once the session runs. Still booting (the boot timeout applies), not dead.
+        Presence::Gone if session.state == AgentState::Booting && session.pid.is_none() => {}
         Presence::Gone => return Verdict::Dead(DeathCause::SessionGone),
         Presence::Exited { exit_code } => {
             return Verdict::Dead(DeathCause::ProcessExited { exit_code });
@@ -299,6 +302,27 @@ mod tests {
                 &Verdict::Dead(DeathCause::PidDead { pid: 4242 }),
             );
         }
+    }
+
+    #[test]
+    fn an_agent_being_spawned_is_not_dead_before_its_session_starts() {
+        let mut s = session("b1", Capability::Builder, AgentState::Booting);
+        s.pid = None;
+        check(&s, &with(Presence::Gone, None), 1, &Verdict::Healthy);
+        check(
+            &s,
+            &with(Presence::Gone, None),
+            2 * MIN,
+            &Verdict::Dead(DeathCause::BootTimeout { waited_ms: 2 * MIN }),
+        );
+        // Once its pid is recorded, a missing session is a death again.
+        s.pid = Some(4242);
+        check(
+            &s,
+            &with(Presence::Gone, None),
+            1,
+            &Verdict::Dead(DeathCause::SessionGone),
+        );
     }
 
     #[test]

@@ -143,8 +143,8 @@ impl Watch<'_> {
         seen.insert(name.to_owned(), now);
     }
 
-    /// Kills the victim once its first commit is on its branch (after swapping its plan for the
-    /// resume plan), then waits for the watchdog to restart it.
+    /// Kills the victim once its first commit is on its branch and its turn has ended (after
+    /// swapping its plan for the resume plan), then waits for the watchdog to restart it.
     fn handle_victim(
         &self,
         job: &Assignment,
@@ -154,7 +154,8 @@ impl Watch<'_> {
     ) -> CliResult<Victim> {
         let row = rows.iter().find(|r| r.agent_name.as_str() == job.agent);
         match (victim, row) {
-            (Victim::Working, Some(row)) => {
+            // Idle: its turn ended, so its checkpoint is written.
+            (Victim::Working, Some(row)) if row.state == AgentState::Idle => {
                 let Some(pid) = row.pid else {
                     return Ok(Victim::Working);
                 };
@@ -170,7 +171,7 @@ impl Watch<'_> {
                 std::fs::write(self.plans.join(format!("{}.json", job.agent)), plan)?;
                 kill(pid)?;
                 out.progress(format!(
-                    "{} killed {} (pid {pid}) part-way: one commit made, its tests not yet written",
+                    "{} killed {} (pid {pid}) part-way: its function committed, its test not yet written",
                     self.clock(),
                     job.agent
                 ));

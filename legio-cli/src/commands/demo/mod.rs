@@ -430,7 +430,7 @@ impl Demo {
         let mut rows = sessions.list()?;
         rows.sort_by(|a, b| a.started_at.cmp(&b.started_at));
         for row in rows {
-            let landed = if row.branch_name.is_empty() {
+            let landed = if row.capability.works_at_root() || row.branch_name.is_empty() {
                 None
             } else {
                 Some(self.runner.git_ok(&[
@@ -531,9 +531,9 @@ impl Demo {
             self.step(
                 out,
                 format!(
-                    "kept {}: look with `legio -C {} status`; end it with `legio -C {0} stop --all && legio -C {0} down`",
-                    self.scratch.root.display(),
-                    repo.display()
+                    "kept {root}: look with `legio -C {repo} status`; end it with `legio -C {repo} stop --all && legio -C {repo} down`",
+                    root = self.scratch.root.display(),
+                    repo = repo.display()
                 ),
             );
             return problems;

@@ -6,7 +6,7 @@
 //! `worker_done`, sends `merge_ready` for each branch and reports `worker_done` itself; the
 //! coordinator waits for those, then runs `legio merge --all`. Builders 1 and 2 both add a
 //! command at the end of `lib/text.sh`, so the second merge needs the mechanical tier. The last
-//! builder commits half its work and then stalls until the demo kills it; its plan is replaced
+//! builder commits half its work and ends its turn, and the demo kills it; its plan is replaced
 //! by [`resume_plan`] first, so the agent the watchdog restarts picks up where it left off.
 //!
 //! Everything here is pure: text and JSON values, written by the caller.
@@ -92,8 +92,6 @@ pub const LEAD: &str = "lead";
 /// How long a simulated agent waits for the mail it expects before giving up (the demo's
 /// own deadline is shorter).
 const MAIL_WAIT_MS: u64 = 300_000;
-/// How long the builder that gets killed stalls (it is killed long before).
-const STALL_MS: u64 = 600_000;
 
 /// The files of textkit's first commit: the program, one command, the test runner, one test.
 pub fn program_files() -> Vec<(&'static str, String)> {
@@ -253,12 +251,12 @@ fn finish(a: &Assignment) -> Vec<Value> {
     ]
 }
 
-/// A builder's plan. The victim commits its function, then stalls until it is killed.
+/// A builder's plan. The victim commits its function and ends its turn (which leaves the
+/// checkpoint a restart resumes from), waiting for a prompt until it is killed.
 pub fn builder_plan(a: &Assignment) -> Value {
     let mut steps = vec![read_overlay(a), add_function(a)];
     if a.victim {
         steps.push(json!({"commit": format!("textkit {}: the function (tests to come)", a.feature.name)}));
-        steps.push(json!({"sleep_ms": STALL_MS}));
     } else {
         steps.extend(finish(a));
     }
@@ -313,10 +311,10 @@ mod tests {
     }
 
     #[test]
-    fn the_victim_stalls_after_committing_and_resumes_with_its_test() {
+    fn the_victim_stops_after_committing_and_resumes_with_its_test() {
         let victim = assignments(3).pop().unwrap();
         let first = builder_plan(&victim).to_string();
-        assert!(first.contains("sleep_ms") && !first.contains("worker_done"), "{first}");
+        assert!(first.contains("commit") && !first.contains("worker_done"), "{first}");
         let resume = resume_plan(&victim).to_string();
         assert!(resume.contains("cmd_lower()") && resume.contains("worker_done"), "{resume}");
     }
