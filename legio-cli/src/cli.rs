@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    agents, clean, completions, costs, dashboard, demo, doctor, errors, feed, group, guard, hook, hooks,
-    init, inspect, logs, mail, merge, metrics, nudge, prime, replay, root_agents, run, sim_agent,
-    sling, spec, status, stop, task, trace, up, watch, worktree,
+    agents, clean, completions, costs, dashboard, demo, doctor, errors, feed, group, guard, hook,
+    hooks, init, inspect, logs, mail, merge, metrics, nudge, prime, replay, root_agents, run,
+    sim_agent, sling, spec, status, stop, task, trace, up, watch, worktree,
 };
 
 /// legio: a fleet of coding agents working on one repository.

@@ -78,7 +78,10 @@ impl Sandbox {
             if left.is_empty() {
                 break;
             }
-            assert!(Instant::now() < deadline, "processes left behind: {left:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "processes left behind: {left:#?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -148,17 +151,22 @@ fn assert_fleet_landed(out: &Output, summary: &Value, builders: usize) {
     assert_eq!(agent(summary, "lead")["parent"], "coordinator");
     assert_eq!(agent(summary, "lead")["state"], "completed");
     let entries = summary["merges"]["entries"].as_array().unwrap();
-    assert!(entries.iter().all(|e| e["status"] == "merged"), "{entries:#?}");
+    assert!(
+        entries.iter().all(|e| e["status"] == "merged"),
+        "{entries:#?}"
+    );
     let tier_of = |branch: &str| {
-        entries
-            .iter()
-            .find(|e| e["branch"] == branch)
-            .map(|e| e["tier"].clone())
-            .unwrap_or_else(|| panic!("{branch} not in the queue: {entries:#?}"))
+        entries.iter().find(|e| e["branch"] == branch).map_or_else(
+            || panic!("{branch} not in the queue: {entries:#?}"),
+            |e| e["tier"].clone(),
+        )
     };
     assert_eq!(tier_of("legio/builder-1/demo-1"), "clean-merge");
     assert_eq!(tier_of("legio/builder-2/demo-2"), "auto-resolve");
-    assert_eq!(summary["merges"]["byTier"]["auto-resolve"], 1, "{summary:#}");
+    assert_eq!(
+        summary["merges"]["byTier"]["auto-resolve"], 1,
+        "{summary:#}"
+    );
     let victim = format!("builder-{builders}");
     let r = &summary["recovery"];
     assert_eq!(r["agent"], victim.as_str(), "{r:#}");
@@ -173,7 +181,10 @@ fn assert_fleet_landed(out: &Output, summary: &Value, builders: usize) {
     assert_eq!(summary["tests"]["passed"], true, "{summary:#}");
     let expected = format!("{} passed, 0 failed", builders + 1);
     assert!(
-        summary["tests"]["output"].as_str().unwrap().ends_with(&expected),
+        summary["tests"]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with(&expected),
         "{summary:#}"
     );
     assert!(summary["mail"]["byType"]["worker_done"].as_u64().unwrap() > builders as u64);
@@ -185,7 +196,10 @@ fn assert_fleet_landed(out: &Output, summary: &Value, builders: usize) {
     let latency = &summary["hookLatency"];
     assert!(latency["count"].as_u64().unwrap() > 20, "{latency:#}");
     assert!(latency["p50"].as_f64().unwrap() > 0.0, "{latency:#}");
-    assert!(latency["p50"].as_f64() <= latency["p99"].as_f64(), "{latency:#}");
+    assert!(
+        latency["p50"].as_f64() <= latency["p99"].as_f64(),
+        "{latency:#}"
+    );
     assert!(
         summary["wallTimeMs"].as_u64().unwrap() < 60_000,
         "{summary:#}"
@@ -223,13 +237,16 @@ fn a_kept_demo_holds_the_merged_program() {
     assert_fleet_landed(&out, &summary, 3);
     assert_eq!(summary["kept"], true);
     let repo = dir.join("textkit");
-    let test = Command::new("sh")
+    let tests = Command::new("sh")
         .arg("test.sh")
         .current_dir(&repo)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&test.stdout);
-    assert!(test.status.success() && text.contains("4 passed, 0 failed"), "{text}");
+    let text = String::from_utf8_lossy(&tests.stdout);
+    assert!(
+        tests.status.success() && text.contains("4 passed, 0 failed"),
+        "{text}"
+    );
     let shared = std::fs::read_to_string(repo.join("lib/text.sh")).unwrap();
     for f in ["cmd_upper()", "cmd_reverse()", "cmd_words()"] {
         assert_eq!(shared.matches(f).count(), 1, "{f} in:\n{shared}");
@@ -257,7 +274,11 @@ fn a_kept_demo_holds_the_merged_program() {
             .command(&["-C", &repo.display().to_string(), args[0], args[1]])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
     sandbox.assert_nothing_left();
@@ -287,7 +308,10 @@ fn ctrl_c_mid_run_leaves_nothing_behind() {
     let status = child.wait().unwrap();
     let text = seen.join("\n");
     assert_eq!(status.code(), Some(1), "{text}");
-    assert!(text.contains("builder-1 (builder, by lead) started"), "{text}");
+    assert!(
+        text.contains("builder-1 (builder, by lead) started"),
+        "{text}"
+    );
     assert!(text.contains("interrupted"), "{text}");
     assert!(text.contains("cleaning up"), "{text}");
     sandbox.assert_nothing_left();

@@ -178,7 +178,7 @@ pub fn run(args: &SimAgentArgs, ctx: &Ctx<'_>, _out: &mut Printer) -> CliResult 
         ))
     })?;
     let mut sim = Sim::new(agent, ctx.cwd.clone(), ctx.env.home.clone());
-    sim.hook_log = args.hook_log.clone();
+    sim.hook_log.clone_from(&args.hook_log);
     sim.run(&plan);
     Ok(())
 }
@@ -644,7 +644,8 @@ impl Sim {
     /// Appends one hook command's wall time to the `--hook-log` file, if any.
     fn log_hook_time(&self, event: &str, took: Duration) {
         let Some(dir) = &self.hook_log else { return };
-        let line = json!({ "agent": self.agent, "event": event, "ms": took.as_secs_f64() * 1000.0 });
+        let line =
+            json!({ "agent": self.agent, "event": event, "ms": took.as_secs_f64() * 1000.0 });
         let written = std::fs::create_dir_all(dir).and_then(|()| {
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
@@ -653,7 +654,10 @@ impl Sim {
             f.write_all(format!("{line}\n").as_bytes())
         });
         if let Err(e) = written {
-            self.log(format!("cannot write the hook log in {}: {e}", dir.display()));
+            self.log(format!(
+                "cannot write the hook log in {}: {e}",
+                dir.display()
+            ));
         }
     }
 }
@@ -761,7 +765,10 @@ mod tests {
 
     #[test]
     fn injected_mail_is_counted_by_type() {
-        assert_eq!(header_type("--- From: b-1 (worker_done) ---"), Some("worker_done"));
+        assert_eq!(
+            header_type("--- From: b-1 (worker_done) ---"),
+            Some("worker_done")
+        );
         assert_eq!(
             header_type("--- From: lead [HIGH] (merge_ready) ---"),
             Some("merge_ready")

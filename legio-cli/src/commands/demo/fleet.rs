@@ -127,11 +127,13 @@ impl Watch<'_> {
                     format!(" on {} in {}", row.bead_id, row.branch_name)
                 },
             )),
-            Some((state, pid)) if pid.is_some() && row.pid.is_some() && *pid != row.pid => Some(format!(
-                "{name} runs again as pid {} ({state} -> {})",
-                row.pid.unwrap_or_default(),
-                row.state
-            )),
+            Some((state, pid)) if pid.is_some() && row.pid.is_some() && *pid != row.pid => {
+                Some(format!(
+                    "{name} runs again as pid {} ({state} -> {})",
+                    row.pid.unwrap_or_default(),
+                    row.state
+                ))
+            }
             Some((state, _)) if *state != row.state => {
                 Some(format!("{name}: {state} -> {}", row.state))
             }

@@ -60,8 +60,10 @@ const FLEET_DEADLINE: Duration = Duration::from_secs(150);
 
 /// `legio demo`.
 #[derive(Debug, Args)]
-#[command(after_help = "With the global --dir DIR (an existing, empty directory) the demo \
-works there instead of in a new temporary directory.")]
+#[command(
+    after_help = "With the global --dir DIR (an existing, empty directory) the demo \
+works there instead of in a new temporary directory."
+)]
 pub struct DemoArgs {
     /// How many builders, 3 to 8 (two share a file, one is killed and recovered).
     #[arg(long, default_value_t = 3, value_name = "N",
@@ -127,10 +129,11 @@ pub fn run(args: &DemoArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     if summary.ok {
         Ok(())
     } else {
-        Err(CliError::failure(
-            "the demo did not land every branch with passing tests",
+        Err(
+            CliError::failure("the demo did not land every branch with passing tests").hint(
+                "the problems above say what went wrong; run again with --keep to look inside",
+            ),
         )
-        .hint("the problems above say what went wrong; run again with --keep to look inside"))
     }
 }
 
@@ -241,7 +244,10 @@ impl Demo {
         self.runner.git(&["add", ".legio"])?;
         self.runner.git(&["commit", "-q", "-m", "legio init"])?;
         self.configure()?;
-        self.step(out, "legio init; agents are legio sim-agent on the script runtime");
+        self.step(
+            out,
+            "legio init; agents are legio sim-agent on the script runtime",
+        );
         self.create_tasks()?;
         self.step(
             out,
@@ -271,7 +277,10 @@ impl Demo {
             runner: &self.runner,
             sessions: &*sessions,
             queue: &*queue,
-            watchdog: self.watchdog.as_mut().expect("the watchdog was started above"),
+            watchdog: self
+                .watchdog
+                .as_mut()
+                .expect("the watchdog was started above"),
             jobs: &self.jobs,
             plans: &plans,
             started: self.started,
@@ -316,7 +325,12 @@ impl Demo {
             git.git(&["config", key, value])?;
         }
         git.git(&["add", "-A"])?;
-        git.git(&["commit", "-q", "-m", "textkit: a tiny text tool, with tests"])?;
+        git.git(&[
+            "commit",
+            "-q",
+            "-m",
+            "textkit: a tiny text tool, with tests",
+        ])?;
         Ok(())
     }
 
@@ -377,7 +391,10 @@ impl Demo {
             ])?;
         }
         let mut plans = vec![
-            ("coordinator".to_owned(), scratch::coordinator_plan(self.jobs.len())),
+            (
+                "coordinator".to_owned(),
+                scratch::coordinator_plan(self.jobs.len()),
+            ),
             (LEAD.to_owned(), scratch::lead_plan(&self.jobs)),
         ];
         plans.extend(
@@ -428,7 +445,7 @@ impl Demo {
         let mut problems: Vec<String> = watched.unfinished.into_iter().collect();
         let mut agents = Vec::new();
         let mut rows = sessions.list()?;
-        rows.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        rows.sort_by_key(|r| r.started_at);
         for row in rows {
             let landed = if row.capability.works_at_root() || row.branch_name.is_empty() {
                 None
@@ -538,7 +555,10 @@ impl Demo {
             );
             return problems;
         }
-        self.step(out, "cleaning up: agents, sessions, worktrees, the scratch directory");
+        self.step(
+            out,
+            "cleaning up: agents, sessions, worktrees, the scratch directory",
+        );
         if Layout::new(&repo).legio_dir().is_dir() {
             // A fresh runner: the interrupted one would refuse to run anything.
             let runner = Runner {

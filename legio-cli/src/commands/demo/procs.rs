@@ -239,7 +239,10 @@ impl Runner {
             .map_err(|e| CliError::failure(format!("cannot start legio watch: {e}")))?;
         let (tx, lines) = mpsc::channel();
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
             child.stderr.take().map(|p| Box::new(p) as _),
         ]
         .into_iter()

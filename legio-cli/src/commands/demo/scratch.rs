@@ -256,7 +256,9 @@ fn finish(a: &Assignment) -> Vec<Value> {
 pub fn builder_plan(a: &Assignment) -> Value {
     let mut steps = vec![read_overlay(a), add_function(a)];
     if a.victim {
-        steps.push(json!({"commit": format!("textkit {}: the function (tests to come)", a.feature.name)}));
+        steps.push(
+            json!({"commit": format!("textkit {}: the function (tests to come)", a.feature.name)}),
+        );
     } else {
         steps.extend(finish(a));
     }
@@ -314,9 +316,15 @@ mod tests {
     fn the_victim_stops_after_committing_and_resumes_with_its_test() {
         let victim = assignments(3).pop().unwrap();
         let first = builder_plan(&victim).to_string();
-        assert!(first.contains("commit") && !first.contains("worker_done"), "{first}");
+        assert!(
+            first.contains("commit") && !first.contains("worker_done"),
+            "{first}"
+        );
         let resume = resume_plan(&victim).to_string();
-        assert!(resume.contains("cmd_lower()") && resume.contains("worker_done"), "{resume}");
+        assert!(
+            resume.contains("cmd_lower()") && resume.contains("worker_done"),
+            "{resume}"
+        );
     }
 
     /// The program and every feature pass their tests with `sh`, with all features merged.
@@ -334,8 +342,8 @@ mod tests {
             text.push_str(a.feature.function);
             text.push('\n');
             std::fs::write(&file, text).unwrap();
-            let test = dir.path().join(format!("tests/{}.sh", a.feature.name));
-            std::fs::write(test, format!("{}\n", a.feature.test)).unwrap();
+            let test_file = dir.path().join(format!("tests/{}.sh", a.feature.name));
+            std::fs::write(test_file, format!("{}\n", a.feature.test)).unwrap();
         }
         let out = std::process::Command::new("sh")
             .arg("test.sh")
@@ -346,8 +354,11 @@ mod tests {
         assert!(out.status.success(), "{text}");
         assert!(text.contains("9 passed, 0 failed"), "{text}");
         // A wrong expectation fails the run.
-        std::fs::write(dir.path().join("tests/upper.sh"), "check upper \"NO\" upper \"hello\"\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("tests/upper.sh"),
+            "check upper \"NO\" upper \"hello\"\n",
+        )
+        .unwrap();
         let out = std::process::Command::new("sh")
             .arg("test.sh")
             .current_dir(dir.path())

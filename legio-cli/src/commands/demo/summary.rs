@@ -165,9 +165,11 @@ impl Latency {
             let Ok(text) = std::fs::read_to_string(entry.path()) else {
                 continue;
             };
-            samples.extend(text.lines().filter_map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).ok()?["ms"].as_f64()
-            }));
+            samples.extend(
+                text.lines().filter_map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).ok()?["ms"].as_f64()
+                }),
+            );
         }
         Self::of(samples)
     }
@@ -228,11 +230,12 @@ impl Summary {
         ));
         for m in &self.merges.entries {
             let tier = m.tier.as_deref().unwrap_or("-");
-            let mut line = format!("  {:<26} {:<8} {tier}", m.branch, m.status);
-            if let Some(e) = &m.error {
-                line.push_str(&format!(": {}", e.lines().next().unwrap_or_default()));
-            }
-            out.line(line);
+            let why = m
+                .error
+                .as_deref()
+                .map(|e| format!(": {}", e.lines().next().unwrap_or_default()))
+                .unwrap_or_default();
+            out.line(format!("  {:<26} {:<8} {tier}{why}", m.branch, m.status));
         }
         match &self.recovery {
             Some(r) if r.recovered => out.line(format!(
@@ -300,7 +303,10 @@ mod tests {
     #[test]
     fn percentiles_are_nearest_rank() {
         let l = Latency::of((1..=100).map(f64::from).collect()).unwrap();
-        assert_eq!((l.p50, l.p90, l.p99, l.max, l.count), (50.0, 90.0, 99.0, 100.0, 100));
+        assert_eq!(
+            (l.p50, l.p90, l.p99, l.max, l.count),
+            (50.0, 90.0, 99.0, 100.0, 100)
+        );
         let one = Latency::of(vec![3.5]).unwrap();
         assert_eq!((one.p50, one.p99, one.max), (3.5, 3.5, 3.5));
         assert!(Latency::of(Vec::new()).is_none());
