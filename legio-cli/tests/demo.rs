@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+use std::ffi::OsString;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -15,6 +16,8 @@ use serde_json::Value;
 /// TMUX_TMPDIR (where its tmux server's socket lives).
 struct Sandbox {
     dir: tempfile::TempDir,
+    /// The PATH legio runs with.
+    path: OsString,
 }
 
 impl Sandbox {
@@ -23,7 +26,27 @@ impl Sandbox {
         for sub in ["home", "tmp", "tmux"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
-        Self { dir }
+        #[allow(clippy::disallowed_methods)] // tests pass their own PATH through to the binary
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        Self { dir, path }
+    }
+
+    /// A machine without tmux: PATH is one directory linking every program of the test's
+    /// PATH but tmux.
+    fn without_tmux(mut self) -> Self {
+        let bin = self.path("bin");
+        std::fs::create_dir(&bin).unwrap();
+        for dir in std::env::split_paths(&self.path) {
+            for program in entries(&dir) {
+                let name = program.file_name().unwrap();
+                let link = bin.join(name);
+                if name != "tmux" && !link.exists() {
+                    std::os::unix::fs::symlink(&program, link).unwrap();
+                }
+            }
+        }
+        self.path = bin.into_os_string();
+        self
     }
 
     fn path(&self, sub: &str) -> PathBuf {
@@ -31,12 +54,10 @@ impl Sandbox {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        #[allow(clippy::disallowed_methods)] // tests pass their own PATH through to the binary
-        let path = std::env::var_os("PATH").unwrap_or_default();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_legio"));
         cmd.args(args)
             .env_clear()
-            .env("PATH", path)
+            .env("PATH", &self.path)
             .env("HOME", self.path("home"))
             .env("TMPDIR", self.path("tmp"))
             .env("TMUX_TMPDIR", self.path("tmux"))
@@ -215,10 +236,11 @@ fn the_demo_lands_every_branch_in_tmux_and_leaves_nothing() {
     sandbox.assert_nothing_left();
 }
 
+/// Without tmux on the machine the agents run as detached processes, by themselves.
 #[test]
-fn the_demo_runs_headless_with_more_builders_and_leaves_nothing() {
-    let sandbox = Sandbox::new();
-    let (out, summary) = sandbox.demo(&["--headless", "--agents", "4"]);
+fn the_demo_runs_without_tmux_with_more_builders_and_leaves_nothing() {
+    let sandbox = Sandbox::new().without_tmux();
+    let (out, summary) = sandbox.demo(&["--agents", "4"]);
     assert_fleet_landed(&out, &summary, 4);
     assert_eq!(summary["multiplexer"], "headless");
     sandbox.assert_nothing_left();

@@ -1,11 +1,12 @@
-//! Watching the fleet work: one progress line per agent that starts or changes state, the
-//! watchdog's own lines, the kill of the victim once it has committed part of its work, and
-//! its restart by the watchdog. Reads `sessions.db` and the merge queue only.
+//! Watching the fleet work: one progress line per agent that starts or changes state and per
+//! branch queued or merged, the watchdog's own lines, the kill of the victim once it has
+//! committed part of its work, and its restart by the watchdog. Reads `sessions.db` and the
+//! merge queue only.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use legio_core::domain::merge::MergeStatus;
+use legio_core::domain::merge::{MergeEntry, MergeStatus};
 use legio_core::ports::{MergeQueue, SessionStore};
 use legio_core::{AgentSession, AgentState};
 
@@ -64,6 +65,7 @@ impl Watch<'_> {
         let victim_job = self.jobs.iter().find(|a| a.victim);
         let mut victim = Victim::Working;
         let mut seen: BTreeMap<String, (AgentState, Option<u32>)> = BTreeMap::new();
+        let mut queued: BTreeMap<i64, MergeStatus> = BTreeMap::new();
         loop {
             self.runner.interrupt.check()?;
             for line in self.watchdog.lines.try_iter() {
@@ -84,7 +86,11 @@ impl Watch<'_> {
             if let Some(job) = victim_job {
                 victim = self.handle_victim(job, &rows, victim, out)?;
             }
-            if self.merged(&rows)? {
+            let entries = self.queue.list(None)?;
+            for entry in &entries {
+                self.report_merge(entry, &mut queued, out);
+            }
+            if merged(&rows, &entries, self.jobs.len()) {
                 return Ok(Watched {
                     recovery: recovery(victim, victim_job),
                     unfinished: None,
@@ -203,20 +209,46 @@ impl Watch<'_> {
         }
     }
 
-    /// Whether the coordinator has finished its plan (merged) and the queue is settled.
-    fn merged(&self, rows: &[AgentSession]) -> CliResult<bool> {
-        let coordinator_idle = rows
-            .iter()
-            .any(|r| r.agent_name.as_str() == "coordinator" && r.state == AgentState::Idle);
-        if !coordinator_idle {
-            return Ok(false);
+    /// One line when a branch is queued and when its merge ends.
+    fn report_merge(
+        &self,
+        entry: &MergeEntry,
+        queued: &mut BTreeMap<i64, MergeStatus>,
+        out: &mut Printer,
+    ) {
+        let before = queued.insert(entry.id, entry.status);
+        if before == Some(entry.status) {
+            return;
         }
-        let entries = self.queue.list(None)?;
-        let settled = entries
-            .iter()
-            .all(|e| !matches!(e.status, MergeStatus::Pending | MergeStatus::Merging));
-        Ok(settled && entries.len() >= self.jobs.len())
+        let branch = &entry.branch_name;
+        let line = match entry.status {
+            MergeStatus::Pending if before.is_none() => format!("merge queue: {branch} queued"),
+            MergeStatus::Merged => format!(
+                "merged {branch} ({})",
+                entry
+                    .resolved_tier
+                    .map_or_else(|| "no tier".to_owned(), |t| t.to_string())
+            ),
+            MergeStatus::Conflict | MergeStatus::Failed => format!(
+                "{branch} did not merge ({}): {}",
+                entry.status,
+                entry.error_message.as_deref().unwrap_or_default()
+            ),
+            MergeStatus::Pending | MergeStatus::Merging => return,
+        };
+        out.progress(format!("{} {line}", self.clock()));
     }
+}
+
+/// Whether the coordinator has finished its plan (it merged) and the queue is settled.
+fn merged(rows: &[AgentSession], entries: &[MergeEntry], builders: usize) -> bool {
+    let coordinator_idle = rows
+        .iter()
+        .any(|r| r.agent_name.as_str() == "coordinator" && r.state == AgentState::Idle);
+    let settled = entries
+        .iter()
+        .all(|e| !matches!(e.status, MergeStatus::Pending | MergeStatus::Merging));
+    coordinator_idle && settled && entries.len() >= builders
 }
 
 fn recovery(victim: Victim, job: Option<&Assignment>) -> Option<Recovery> {

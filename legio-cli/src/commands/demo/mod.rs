@@ -16,7 +16,9 @@
 //!
 //! Progress goes to stderr while it runs ([`fleet`]); the summary ([`summary`]) to stdout, as
 //! JSON with `--json`. Exit status 0 only if every builder's branch landed on `main` and the
-//! tests pass on the merged result. Unless `--keep`, it ends every agent, the watchdog and the
+//! tests pass on the merged result, and what the demo sets out to show happened (the second
+//! change to the shared file merged by the mechanical tier, the killed builder restarted, no
+//! agent left a zombie). Unless `--keep`, it ends every agent, the watchdog and the
 //! project's tmux server and removes the scratch directory, also on Ctrl-C (SIGINT, SIGTERM;
 //! a second one exits at once). With `--keep` only the watchdog is stopped.
 //!
@@ -503,6 +505,23 @@ impl Demo {
         let (passed, output) = self.runner.sh(&["test.sh"])?;
         if !passed {
             problems.push(format!("the tests fail on the merged main: {output}"));
+        }
+        let shared: Vec<&Assignment> = self.jobs.iter().filter(|a| a.shared).collect();
+        if let [first, second, ..] = shared[..] {
+            let branch = second.branch();
+            let tier = merges
+                .entries
+                .iter()
+                .find(|e| e.branch == branch)
+                .and_then(|e| e.tier.as_deref());
+            if tier != Some("auto-resolve") {
+                problems.push(format!(
+                    "{branch} adds to {} after {}, so its merge should have needed the mechanical tier (auto-resolve); it was {}",
+                    second.file,
+                    first.agent,
+                    tier.unwrap_or("not merged")
+                ));
+            }
         }
         match &watched.recovery {
             Some(r) if r.recovered => {}
