@@ -88,6 +88,8 @@ impl Sandbox {
     fn assert_nothing_left(&self) {
         let scratch: Vec<PathBuf> = entries(&self.path("tmp"));
         assert!(scratch.is_empty(), "scratch left behind: {scratch:?}");
+        let home: Vec<PathBuf> = entries(&self.path("home"));
+        assert!(home.is_empty(), "files left in HOME: {home:?}");
         let sockets: Vec<PathBuf> = entries(&self.path("tmux"))
             .iter()
             .flat_map(|d| entries(d))

@@ -83,12 +83,13 @@ pub struct DemoArgs {
 pub fn run(args: &DemoArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     let interrupt = Interrupt::install()?;
     let started = Instant::now();
+    let legio = wiring::legio_bin()?;
     let scratch = Scratch::create(ctx)?;
     let tmux_installed = wiring::on_path(ctx.env.path.as_deref(), "tmux");
     let headless = args.headless || !tmux_installed;
     let mut demo = Demo {
         runner: Runner {
-            legio: wiring::legio_bin()?,
+            legio,
             repo: scratch.repo(),
             interrupt,
         },
@@ -122,6 +123,7 @@ pub fn run(args: &DemoArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
             return Err(e);
         }
     };
+    summary.ok &= problems.is_empty();
     summary.problems.extend(problems);
     if out.json_mode() {
         out.json(&summary)?;
@@ -132,9 +134,8 @@ pub fn run(args: &DemoArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
         Ok(())
     } else {
         Err(
-            CliError::failure("the demo did not land every branch with passing tests").hint(
-                "the problems above say what went wrong; run again with --keep to look inside",
-            ),
+            CliError::failure(format!("the demo failed: {}", summary.problems.join("; ")))
+                .hint("run it again with --keep to look inside"),
         )
     }
 }
@@ -267,9 +268,17 @@ impl Demo {
             out,
             format!("watchdog started (legio watch, a tick every {WATCH_INTERVAL_MS} ms)"),
         );
-        self.runner
+        let coordinator = self
+            .runner
             .legio_json(&["coordinator", "start", "--no-attach"])?;
-        self.step(out, "coordinator started; it hands the work to a lead");
+        let place = match coordinator["tmuxSocket"].as_str() {
+            Some(socket) if !self.headless => format!("in tmux -L {socket}"),
+            _ => "as a detached process".to_owned(),
+        };
+        self.step(
+            out,
+            format!("coordinator started {place}; it hands the work to a lead"),
+        );
 
         let layout = Layout::new(self.scratch.repo());
         let sessions = stores::sessions(&layout)?;
@@ -564,10 +573,18 @@ impl Demo {
         }
         let repo = self.scratch.repo();
         if self.keep {
+            let attach = if self.headless {
+                String::new()
+            } else {
+                format!(
+                    ", `tmux -L {} attach`",
+                    legio_tmux::socket_name(PROJECT, &repo)
+                )
+            };
             self.step(
                 out,
                 format!(
-                    "kept {root}: look with `legio -C {repo} status`; end it with `legio -C {repo} stop --all && legio -C {repo} down`",
+                    "kept {root}: look with `legio -C {repo} status`{attach}; end it with `legio -C {repo} stop --all && legio -C {repo} down`",
                     root = self.scratch.root.display(),
                     repo = repo.display()
                 ),

@@ -195,10 +195,11 @@ impl Summary {
                 Some(false) => paint(RED, "not landed"),
                 None => String::new(),
             };
-            out.line(format!(
+            let line = format!(
                 "  {:<12} {:<12} {:<10} {:<10} {landed}",
                 a.name, a.capability, a.state, a.task
-            ));
+            );
+            out.line(line.trim_end());
         }
         let types: Vec<String> = self
             .mail
