@@ -45,24 +45,12 @@ pub enum Command {
     Init(init::InitArgs),
     /// Watch a whole fleet work on a scratch repository, end to end (no API key needed).
     Demo(demo::DemoArgs),
-    /// The built-in task tracker.
-    #[command(subcommand)]
-    Task(task::TaskCommand),
-    /// Mail between agents and the orchestrator.
-    #[command(subcommand)]
-    Mail(mail::MailCommand),
-    /// Merge agents' branches into the target branch through the merge queue.
-    Merge(merge::MergeArgs),
-    /// Handle one Claude Code hook event (called by agents' hooks; reads the payload on stdin).
-    Hook(hook::HookArgs),
-    /// Record a hook event (legio 0.1.0 compatibility; prefer `legio hook`).
-    Log(hook::LogArgs),
-    /// Print the decision the PreToolUse guard makes for a payload on stdin.
-    Guard(guard::GuardArgs),
-    /// Watch the fleet: find dead and stalled agents, escalate, recover (the watchdog daemon).
-    Watch(watch::WatchArgs),
-    /// Print a shell completion script.
-    Completions(completions::CompletionsArgs),
+    /// Initialise if needed and start the coordinator.
+    Up(up::UpArgs),
+    /// Stop the root agents (coordinator, supervisors, monitor, gateway).
+    Down(up::DownArgs),
+    /// The fleet at a glance (reads only).
+    Status(status::StatusArgs),
     /// Put an agent to work on a task, in its own worktree and session.
     Sling(sling::SlingArgs),
     /// End agents' sessions, deepest first.
@@ -71,9 +59,15 @@ pub enum Command {
     Nudge(nudge::NudgeArgs),
     /// Print the context of an agent, or of the orchestrator.
     Prime(prime::PrimeArgs),
+    /// The built-in task tracker.
+    #[command(subcommand)]
+    Task(task::TaskCommand),
     /// Task specs.
     #[command(subcommand)]
     Spec(spec::SpecCommand),
+    /// Mail between agents and the orchestrator.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Who works on what.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
@@ -92,18 +86,12 @@ pub enum Command {
     /// Agent worktrees.
     #[command(subcommand)]
     Worktree(worktree::WorktreeCommand),
-    /// The fleet at a glance (reads only).
-    Status(status::StatusArgs),
-    /// Initialise if needed and start the coordinator.
-    Up(up::UpArgs),
-    /// Stop the root agents (coordinator, supervisors, monitor, gateway).
-    Down(up::DownArgs),
-    /// legio's hooks in the project root's Claude Code settings.
-    #[command(subcommand)]
-    Hooks(hooks::HooksCommand),
-    /// A deterministic stand-in for Claude Code, for tests and the demo only.
-    #[command(hide = true)]
-    SimAgent(sim_agent::SimAgentArgs),
+    /// Merge agents' branches into the target branch through the merge queue.
+    Merge(merge::MergeArgs),
+    /// Watch the fleet: find dead and stalled agents, escalate, recover (the watchdog daemon).
+    Watch(watch::WatchArgs),
+    /// The fleet on one screen: agents, mail, merge queue, events and costs (q quits).
+    Dashboard(dashboard::DashboardArgs),
     /// One agent in depth: state, task, current file, recent tool calls, output.
     Inspect(inspect::InspectArgs),
     /// An agent's (or a task's agents') events as a timeline.
@@ -118,17 +106,29 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Recorded agent sessions: totals, durations, recent sessions.
     Metrics(metrics::MetricsArgs),
-    /// Runs: the current one, `list`, `show <id>`, `complete`.
-    Run(run::RunArgs),
     /// Tokens and dollars per agent, from the agents' Claude Code transcripts.
     Costs(costs::CostsArgs),
+    /// Runs: the current one, `list`, `show <id>`, `complete`.
+    Run(run::RunArgs),
     /// Task groups that close themselves when their tasks are done.
     #[command(subcommand)]
     Group(group::GroupCommand),
-    /// The fleet on one screen: agents, mail, merge queue, events and costs (q quits).
-    Dashboard(dashboard::DashboardArgs),
     /// Check the project's health; `--fix` repairs what is safe to repair.
     Doctor(doctor::DoctorArgs),
     /// Remove legio's state; refuses dirty worktrees and unmerged branches without --force.
     Clean(clean::CleanArgs),
+    /// legio's hooks in the project root's Claude Code settings.
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
+    /// Handle one Claude Code hook event (called by agents' hooks; reads the payload on stdin).
+    Hook(hook::HookArgs),
+    /// Record a hook event (legio 0.1.0 compatibility; prefer `legio hook`).
+    Log(hook::LogArgs),
+    /// Print the decision the PreToolUse guard makes for a payload on stdin.
+    Guard(guard::GuardArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+    /// A deterministic stand-in for Claude Code, for tests and the demo only.
+    #[command(hide = true)]
+    SimAgent(sim_agent::SimAgentArgs),
 }

@@ -2,10 +2,6 @@
 //! `env.rs`), picks the real implementations of the ports, runs the command, prints through a
 //! `Printer`, and maps errors to a message, hints and an exit code (0 ok, 1 failure, 2 usage).
 
-// Parts of the CLI's shared plumbing (printer modes, env fields, store openers) are used by
-// commands that are still being wired; this allowance goes when they are.
-#![allow(dead_code)]
-
 mod cli;
 mod commands;
 mod context;

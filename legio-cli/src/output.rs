@@ -55,11 +55,6 @@ impl Printer {
         self.json
     }
 
-    /// Whether `--quiet` was given.
-    pub fn quiet(&self) -> bool {
-        self.quiet
-    }
-
     /// Writes `text` and a newline to stdout (the command's result).
     pub fn line(&mut self, text: impl AsRef<str>) {
         let out = &mut self.out;

@@ -12,13 +12,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use legio_core::config::{Config, RuntimeKind};
+use legio_core::domain::event::EventType;
 use legio_core::manifest::Manifest;
 use legio_core::ops::launch::{AgentHost, DeliveryOptions, PromptCheck};
-use legio_core::ops::respawn;
+use legio_core::ops::respawn::{self, Respawned, Restart};
 use legio_core::ops::spawn::{Fleet, SpawnError, SpawnOptions, Step};
 use legio_core::ops::stop::StopContext;
-use legio_core::ports::{AgentRuntime, Multiplexer, MuxError, MuxSession, SessionSpec};
-use legio_core::{AgentName, Capability, Layout};
+use legio_core::ports::{
+    AgentRuntime, EventQuery, EventStore as _, Multiplexer, MuxError, MuxSession, SessionSpec,
+};
+use legio_core::{AgentName, AgentSession, Capability, Layout};
 use legio_merge::GitWorktrees;
 use legio_tmux::{
     ClaudeRuntime, HeadlessConfig, HeadlessMultiplexer, ScriptRuntime, TmuxConfig, TmuxMultiplexer,
@@ -346,19 +349,25 @@ impl Parts {
 }
 
 /// Restarts dead agents for the watchdog ([`legio_watchdog::recovery`]) through
-/// [`respawn::respawn`], each with the runtime its row names.
+/// [`respawn::respawn`], each with the runtime its row names, and the backend and model it ran
+/// on (its latest `spawn` event says which; new agents' backend and the role's configured
+/// model when that is unknown).
 pub struct FleetRespawner<'a> {
-    fleet: Fleet<'a>,
+    ctx: &'a Ctx<'a>,
+    parts: &'a Parts,
+    session_name: Box<dyn Fn(&AgentName) -> String + 'a>,
+    /// Creates headless sessions, for agents that ran headless in a tmux project.
+    headless: FleetMux,
     claude: SpawnOptions,
     script: SpawnOptions,
 }
 
 impl<'a> FleetRespawner<'a> {
-    /// A respawner acting through `fleet`; a malformed `LEGIO_FAILPOINT` is refused here.
-    pub fn new(ctx: &Ctx<'_>, fleet: Fleet<'a>) -> CliResult<Self> {
+    /// A respawner acting through `parts`; a malformed `LEGIO_FAILPOINT` is refused here.
+    pub fn new(ctx: &'a Ctx<'a>, parts: &'a Parts) -> CliResult<Self> {
         // The watchdog restarts an agent at once: no stagger behind other spawns.
         let options = |kind| {
-            spawn_options(ctx, fleet.config, kind, "respawn").map(|o| SpawnOptions {
+            spawn_options(ctx, &parts.config, kind, "respawn").map(|o| SpawnOptions {
                 stagger: false,
                 ..o
             })
@@ -366,44 +375,80 @@ impl<'a> FleetRespawner<'a> {
         Ok(Self {
             claude: options(RuntimeKind::Claude)?,
             script: options(RuntimeKind::Script)?,
-            fleet,
+            headless: FleetMux::new(ctx, &parts.layout, &parts.config, true),
+            session_name: Box::new(session_namer(&parts.config.project.name)),
+            ctx,
+            parts,
         })
+    }
+
+    /// The data of the agent's latest `spawn` event (its backend and model), if any.
+    fn last_spawn(&self, agent: &AgentName) -> serde_json::Value {
+        let latest = self.parts.stores.events.query(&EventQuery {
+            agents: vec![agent.to_string()],
+            event_type: Some(EventType::Spawn),
+            limit: Some(1),
+            ..EventQuery::default()
+        });
+        latest
+            .ok()
+            .and_then(|events| events.into_iter().next())
+            .and_then(|e| e.data)
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default()
     }
 }
 
-impl Respawner for FleetRespawner<'_> {
-    fn respawn(&self, request: &RespawnRequest<'_>) -> Result<(), RespawnError> {
-        let dead = request.session;
+impl FleetRespawner<'_> {
+    /// Restarts the agent of `dead` (its zombie row) in its worktree with `prompt` as its
+    /// first prompt, with the runtime its row names, on the backend and with the model it ran.
+    #[allow(clippy::result_large_err)] // legio-core's error, passed on as it is
+    pub fn restart(&self, dead: &AgentSession, prompt: &str) -> Result<Respawned, SpawnError> {
         let kind: RuntimeKind = dead.runtime.parse().map_err(|_| {
-            RespawnError::Refused(format!(
-                "its row names the runtime {:?}, which legio does not know",
-                dead.runtime
-            ))
+            SpawnError::refused(
+                format!(
+                    "{}'s row names the runtime {:?}, which legio does not know",
+                    dead.agent_name, dead.runtime
+                ),
+                Some("`legio status` shows the agent; start a new one with `legio sling`".into()),
+            )
         })?;
         let options = match kind {
             RuntimeKind::Claude => &self.claude,
             RuntimeKind::Script => &self.script,
         };
-        let runtime = runtime(self.fleet.config, kind);
-        respawn::respawn(
-            &self.fleet,
-            runtime.as_ref(),
+        let spawned = self.last_spawn(&dead.agent_name);
+        let mut fleet = self.parts.fleet(self.ctx, &*self.session_name);
+        if spawned["multiplexer"] == "headless" {
+            fleet.mux = &self.headless;
+        }
+        let runtime = runtime(fleet.config, kind);
+        let restart = Restart {
             dead,
-            &request.prompt,
-            options,
-        )
-        .map(drop)
-        .map_err(|e| {
-            let hint = e
-                .hint()
-                .map(|h| format!(" (hint: {h})"))
-                .unwrap_or_default();
-            let text = format!("{e}{hint}");
-            match e {
-                SpawnError::Refused { .. } | SpawnError::Denied(_) => RespawnError::Refused(text),
-                SpawnError::Failed { .. } => RespawnError::Failed(text),
-            }
-        })
+            prompt,
+            model: spawned["model"].as_str(),
+        };
+        respawn::respawn(&fleet, runtime.as_ref(), &restart, options)
+    }
+}
+
+impl Respawner for FleetRespawner<'_> {
+    fn respawn(&self, request: &RespawnRequest<'_>) -> Result<(), RespawnError> {
+        self.restart(request.session, &request.prompt)
+            .map(drop)
+            .map_err(|e| {
+                let hint = e
+                    .hint()
+                    .map(|h| format!(" (hint: {h})"))
+                    .unwrap_or_default();
+                let text = format!("{e}{hint}");
+                match e {
+                    SpawnError::Refused { .. } | SpawnError::Denied(_) => {
+                        RespawnError::Refused(text)
+                    }
+                    SpawnError::Failed { .. } => RespawnError::Failed(text),
+                }
+            })
     }
 }
 

@@ -406,6 +406,41 @@ fn scripted_api_plays_turns_pushed_later_and_wakes_a_waiting_test() {
 const CLIENT_LIMIT: Duration = Duration::from_secs(180);
 
 /// The tool call of a served turn: its id.
+#[test]
+fn scripted_api_holds_a_turn_recorded_but_unanswered_until_released() {
+    let server = ScriptedApi::start([Turn::text("held answer").held(), Turn::text("free")]);
+    thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            let (mut stream, mut reader) = connect(&server).unwrap();
+            post(&mut stream, "/v1/messages", &messages_body(true, "first")).unwrap();
+            let held = read_response(&mut reader).unwrap().events().unwrap();
+            post(&mut stream, "/v1/messages", &messages_body(true, "second")).unwrap();
+            let free = read_response(&mut reader).unwrap().events().unwrap();
+            (held, free)
+        });
+        assert!(
+            server.wait_until(Duration::from_secs(10), |r| r.len() == 1),
+            "the held request is recorded on arrival"
+        );
+        assert!(
+            server.requests()[0].conversation_contains("first"),
+            "{:?}",
+            server.requests()[0].message_texts()
+        );
+        thread::sleep(Duration::from_millis(300));
+        assert!(
+            !client.is_finished(),
+            "a held turn is not answered before release"
+        );
+        assert_eq!(server.requests().len(), 1);
+        server.release();
+        let (held, free) = client.join().unwrap();
+        assert_eq!(held[2].1["delta"]["text"], "held answer");
+        assert_eq!(free[2].1["delta"]["text"], "free");
+    });
+    assert_eq!(server.turn_requests()[1].conversation_count("second"), 1);
+}
+
 fn tool_id(request: &RecordedRequest) -> String {
     request
         .served()
@@ -1034,12 +1069,7 @@ fn claude_interactive_in_an_untrusted_folder_asks_first_and_is_not_ready_until_a
     assert!(!claude_prompt_ready(&dialog), "a dialog is not a prompt");
 
     // Down, Enter: trust; claude records it in ~/.claude.json and shows its prompt.
-    claude.press_until("Down", "the trust answer selected", limit, |s| {
-        s.contains("❯ Yes, I trust this folder")
-    });
-    claude.press_until("Enter", "claude's empty prompt", limit, |s| {
-        claude_prompt_ready(s) || !s.contains("Enter to confirm")
-    });
+    claude.choose("Yes, I trust this folder", limit);
     claude.wait_for_screen("claude's empty prompt", limit, claude_prompt_ready);
     let state: Value = serde_json::from_str(
         &fs::read_to_string(sandbox.home().path().join(".claude.json")).unwrap(),

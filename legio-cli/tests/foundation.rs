@@ -512,6 +512,11 @@ fn hooks_record_events_and_deliver_mail_exactly_once_through_context() {
     let stop = json(&p.hook("Stop", "b1", &[], STOP));
     assert_eq!(stop["decision"], "block");
     assert!(stop["reason"].as_str().unwrap().contains("One more thing"));
+    assert_eq!(
+        state_of(&p, "b1"),
+        AgentState::Working,
+        "a Stop that keeps the turn going does not idle the agent"
+    );
     let cp =
         json(&std::fs::read_to_string(p.root.join(".legio/agents/b1/checkpoint.json")).unwrap());
     assert_eq!(cp["beadId"], "t-1");
@@ -534,7 +539,8 @@ fn hooks_record_events_and_deliver_mail_exactly_once_through_context() {
     }
     assert_eq!(kinds.get("tool_start"), Some(&1));
     assert_eq!(kinds.get("tool_end"), Some(&2));
-    assert_eq!(kinds.get("turn_end"), Some(&2));
+    // The second Stop handed over mail and kept the turn going: not a turn end.
+    assert_eq!(kinds.get("turn_end"), Some(&1));
     assert_eq!(kinds.get("mail_received"), Some(&2));
     let start_row = all.iter().find(|e| e.event_type == "tool_start").unwrap();
     assert!(

@@ -127,9 +127,15 @@ _legio legio gr legio; echo "${COMPREPLY[@]}"
 COMP_WORDS=(legio costs --b); COMP_CWORD=2; COMP_LINE="legio costs --b"; COMP_POINT=${#COMP_LINE}
 _legio legio --b costs; echo "${COMPREPLY[@]}"
 "#;
+    // The script is larger than one argument may be (128 KiB): bash reads it from a file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("legio.bash");
+    std::fs::write(&file, &script).expect("writing the completion script");
     let out = Command::new("bash")
         .arg("-c")
-        .arg(format!("{script}\n{probe}"))
+        .arg(format!("source \"$1\"\n{probe}"))
+        .arg("bash")
+        .arg(&file)
         .output()
         .expect("running bash");
     let text = String::from_utf8_lossy(&out.stdout);

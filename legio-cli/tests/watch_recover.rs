@@ -4,12 +4,16 @@
 //! hooks as Claude Code does.
 //!
 //! - a killed builder is restarted by one tick in its worktree and on its branch, its commits
-//!   kept, its parent mailed (tmux and headless);
+//!   kept, its parent mailed (tmux and headless), on the backend it ran on; a killed
+//!   coordinator is restarted at the project root; a killed real Claude Code agent (against
+//!   the scripted Messages API) is restarted and its recovery prompt reaches the model;
 //! - a builder that stops making progress is warned, nudged, terminated and restarted from its
 //!   checkpoint, as short thresholds in `config.local.yaml` say;
-//! - a failed restart is rolled back to the dead row; a refused one (its worktree is gone) is
-//!   not counted; an agent that keeps dying is given up after `watchdog.maxRecoveryAttempts`
-//!   restarts, with mail to its parent each time.
+//! - a failed restart is rolled back to the dead row, and `legio watch --recover` restarts the
+//!   agent by hand; a refused restart (its worktree is gone) is not counted; an agent that keeps dying is given up after `watchdog.maxRecoveryAttempts`
+//!   restarts, with mail to its parent each time;
+//! - a watchdog running in the background never takes an agent that sling is still launching,
+//!   or one `legio stop` is ending, for dead (it would restart it).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -265,6 +269,151 @@ fn killed_builder_is_restarted(backend: Backend) {
 }
 
 #[test]
+fn a_running_watchdog_leaves_agents_being_slung_or_stopped_alone() {
+    let f = Fleet::new(Backend::Tmux);
+    f.ok(&["task", "create", "Work", "--id", "t-1"]);
+    let started = f.ok(&["watch", "--background", "--interval", "100"]);
+    assert!(
+        started.contains("Watchdog started in background"),
+        "{started}"
+    );
+    // Each sling registers its agent before its session exists; each stop ends a session.
+    for name in ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"] {
+        f.json(&["sling", "t-1", "--name", name]);
+    }
+    for name in ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"] {
+        f.wait_state(name, AgentState::Idle);
+    }
+    for name in ["b1", "b2", "b3", "b4"] {
+        f.ok(&["stop", "--agent", name]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    f.ok(&["watch", "--stop"]);
+
+    let log = std::fs::read_to_string(f.p.root.join(".legio/logs/watchdog.log")).unwrap();
+    assert!(!log.contains("dead"), "{log}");
+    assert!(!log.contains("restart"), "{log}");
+    // What the watchdog did to them, besides noting a stopping agent's process still running.
+    let by_watchdog = |agent: &str| {
+        f.events(agent)
+            .into_iter()
+            .filter(|e| {
+                e.data.as_deref().is_some_and(|d| {
+                    d.contains("\"by\":\"watchdog\"") && !d.contains("\"type\":\"investigate\"")
+                })
+            })
+            .count()
+    };
+    for (i, name) in ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(by_watchdog(name), 0, "{name}: {:?}", f.event_types(name));
+        let want = if i < 4 {
+            AgentState::Zombie
+        } else {
+            AgentState::Idle
+        };
+        assert_eq!(f.row(name).unwrap().state, want, "{name}");
+    }
+}
+
+#[test]
+fn a_killed_coordinator_is_restarted_at_the_project_root() {
+    let f = Fleet::new(Backend::Tmux);
+    f.json(&["coordinator", "start"]);
+    f.wait_state("coordinator", AgentState::Idle);
+    let before = f.row("coordinator").unwrap();
+    kill(before.pid.unwrap());
+    wait_exited(&f, "coordinator");
+
+    let lines = once(&f, &[]);
+    assert!(
+        lines.contains("coordinator: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
+    let after = f.row("coordinator").unwrap();
+    assert!(after.pid.is_some() && after.pid != before.pid, "{after:?}");
+    assert_eq!(after.worktree_path, f.p.root.display().to_string());
+    assert_eq!(after.capability, before.capability);
+    f.wait_state("coordinator", AgentState::Idle);
+    let prompt = f
+        .events("coordinator")
+        .into_iter()
+        .filter(|e| e.event_type == "prompt_submit" && e.created_at >= after.started_at)
+        .find_map(|e| e.data)
+        .unwrap_or_default();
+    assert!(
+        prompt.contains("You work at the project root"),
+        "its first prompt is the recovery prompt: {prompt}"
+    );
+    // Its claim on the shared root settings holds: its hooks keep running there.
+    let claims = std::fs::read_to_string(f.p.root.join(".legio/root-hooks.json")).unwrap();
+    assert!(claims.contains("\"coordinator\""), "{claims}");
+    let settings = std::fs::read_to_string(f.p.root.join(".claude/settings.local.json")).unwrap();
+    assert!(settings.contains("hook PreToolUse"), "{settings}");
+    // The human hears of it.
+    let mail = SqliteMailStore::open_in(&Layout::new(&f.p.root))
+        .unwrap()
+        .list(&MailFilter {
+            to: Some("orchestrator".into()),
+            ..MailFilter::default()
+        })
+        .unwrap();
+    assert!(
+        mail.iter().any(|m| m.mail_type == MailType::WorkerDied
+            && m.subject == "coordinator died and was restarted (attempt 1/2)"),
+        "{mail:#?}"
+    );
+}
+
+/// `field` of each of the agent's `spawn` events, oldest first.
+fn spawned_with(f: &Fleet, agent: &str, field: &str) -> Vec<String> {
+    f.events(agent)
+        .into_iter()
+        .filter(|e| e.event_type == "spawn")
+        .map(|e| {
+            let data: serde_json::Value = serde_json::from_str(&e.data.unwrap()).unwrap();
+            data[field].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_is_restarted_on_the_backend_and_with_the_model_it_ran() {
+    let f = fleet_with_lead(Backend::Tmux, "");
+    f.plan("b6", &commit_plan("src/b6.txt", "x\n", "b6: work"));
+    f.json(&[
+        "sling",
+        "t-1",
+        "--name",
+        "b6",
+        "--parent",
+        "lead-1",
+        "--headless",
+        "--model",
+        "opus",
+    ]);
+    f.wait_state("b6", AgentState::Idle);
+    kill(f.row("b6").unwrap().pid.unwrap());
+    wait_exited(&f, "b6");
+    let lines = once(&f, &[]);
+    assert!(
+        lines.contains("b6: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
+    assert_eq!(
+        spawned_with(&f, "b6", "multiplexer"),
+        ["headless", "headless"]
+    );
+    assert_eq!(spawned_with(&f, "lead-1", "multiplexer"), ["tmux"]);
+    // The --model it was slung with, not the role's configured one.
+    assert_eq!(spawned_with(&f, "b6", "model"), ["opus", "opus"]);
+    assert_ne!(spawned_with(&f, "lead-1", "model"), ["opus"]);
+    f.wait_state("b6", AgentState::Idle);
+}
+
+#[test]
 fn a_stalled_builder_is_warned_nudged_terminated_and_restarted() {
     let f = fleet_with_lead(
         Backend::Tmux,
@@ -367,6 +516,43 @@ fn a_failed_restart_is_undone_and_an_agent_that_keeps_dying_is_given_up() {
     // A zombie is handled once: the next tick leaves it alone.
     assert!(!once(&f, &[]).contains("b4"));
 
+    // Its parent was told how to restart it by hand; that works and resets the count.
+    let (mail, _) = deaths_reported(&f).pop().unwrap();
+    assert!(
+        mail.body.contains("`legio watch --recover b4`"),
+        "{}",
+        mail.body
+    );
+    let restarted = f.ok(&["watch", "--recover", "b4"]);
+    assert!(
+        restarted.starts_with(&format!(
+            "Restarted b4 in {} on legio/b4/t-1 (tmux session {}, pid ",
+            b4.worktree_path, b4.tmux_session
+        )),
+        "{restarted}"
+    );
+    let again = f.row("b4").unwrap();
+    assert!(again.state.is_active() && again.pid != b4.pid, "{again:?}");
+    assert_eq!(recovery_count(&f, "b4"), "");
+    f.wait_state("b4", AgentState::Idle);
+    assert!(
+        f.events("b4")
+            .iter()
+            .any(|e| e.event_type == "prompt_submit"
+                && e.data
+                    .as_deref()
+                    .is_some_and(|d| d.contains("restarted after your previous session ended"))),
+        "{:?}",
+        f.event_types("b4")
+    );
+    let (_, err) = f.fails(&["watch", "--recover", "b4"], &[], 1);
+    assert!(
+        err.contains("b4 is idle; only a dead (zombie) agent is restarted"),
+        "{err}"
+    );
+    let (_, err) = f.fails(&["watch", "--recover", "nobody"], &[], 1);
+    assert!(err.contains("no agent named nobody is registered"), "{err}");
+
     // A restart refused before anything changes (its worktree is gone) is not an attempt.
     f.plan("b5", &commit_plan("src/b5.txt", "x\n", "b5: work"));
     let b5 = sling_builder(&f, "t-2", "b5");
@@ -441,4 +627,70 @@ fn a_failed_restart_is_undone_and_an_agent_that_keeps_dying_is_given_up() {
         !once(&f, &[]).contains("b3"),
         "given up once, not every tick"
     );
+
+    // The name used again, for a new agent: it starts with no restarts counted.
+    f.ok(&["worktree", "clean", "--all", "--force"]);
+    sling_builder(&f, "t-3", "b3");
+    assert_eq!(
+        recovery_count(&f, "b3"),
+        "",
+        "the earlier b3's restarts are forgotten"
+    );
+    wait_exited(&f, "b3");
+    let lines = once(&f, &[]);
+    assert!(
+        lines.contains("b3: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn a_killed_claude_agent_is_restarted_and_its_recovery_prompt_reaches_the_model() {
+    use support::claude::ClaudeHome;
+    use support::install::claude_bin;
+    use support::scripted_api::{ScriptedApi, Turn};
+
+    let Some(claude) = claude_bin() else { return };
+    let server = ScriptedApi::start([Turn::text("On it."), Turn::text("Resuming.")]);
+    let f = Fleet::new(Backend::Tmux);
+    let mut home = ClaudeHome::new(f.p.home());
+    home.trust(&f.p.root);
+    // Claude Code's environment: the throwaway HOME's answers, the scripted API, and `claude`
+    // on the agent's PATH; `legio watch` passes it on to the restarted agent as sling does.
+    let env = home.agent_env(&server, &[claude.parent().unwrap()]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    f.ok(&["task", "create", "Say hello", "--id", "t-1"]);
+    let out = f.run(
+        &["sling", "t-1", "--name", "c1", "--runtime", "claude"],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its first turn ended: a checkpoint to resume from.
+    f.wait_state("c1", AgentState::Idle);
+    let before = f.row("c1").unwrap();
+    kill(before.pid.unwrap());
+    wait_exited(&f, "c1");
+
+    let lines = once(&f, &env);
+    assert!(
+        lines.contains("c1: restarted from its checkpoint in its worktree (attempt 1/2)"),
+        "{lines}"
+    );
+    let after = f.row("c1").unwrap();
+    assert_eq!(after.runtime, "claude");
+    assert_ne!(after.pid, before.pid);
+    // Restarted only once its own prompt hook confirmed the recovery prompt; the model gets it.
+    let reached = server.wait_until(PATIENCE, |requests| {
+        requests
+            .iter()
+            .any(|r| r.conversation_contains("You are c1, restarted by the legio watchdog"))
+    });
+    assert!(reached, "the recovery prompt never reached the model");
+    f.wait_state("c1", AgentState::Idle);
+    assert_eq!(server.exhausted(), 0);
 }

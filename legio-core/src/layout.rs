@@ -100,6 +100,11 @@ impl Layout {
         self.agent_dir(agent).join("checkpoint.json")
     }
 
+    /// `.legio/agents/<agent>/recovery-count`: the watchdog's restarts of the agent (a decimal).
+    pub fn recovery_count(&self, agent: &AgentName) -> PathBuf {
+        self.agent_dir(agent).join("recovery-count")
+    }
+
     /// `.legio/logs/<agent>/`.
     pub fn agent_logs(&self, agent: &AgentName) -> PathBuf {
         self.file("logs").join(agent.as_str())

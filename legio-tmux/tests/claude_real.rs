@@ -1,168 +1,56 @@
-//! The real Claude Code binary, driven through legio's runtime and both backends, against a
+//! The real Claude Code binary, driven through legio's runtime and both backends, against the
 //! scripted Messages API on loopback (no network). These prove what the unit tests can only
 //! assume: the launch argv is accepted, the first prompt in argv is submitted, the role file
 //! reaches the system prompt, readiness is read correctly from the live TUI, typed messages
 //! are submitted, headless stream-json input works, and the one-shot result parses.
 //!
-//! They need the pinned binary (about 400 MB, not in the repository):
-//! `LEGIO_TEST_CLAUDE=/path/to/claude cargo test -p legio-tmux --test claude_real -- --ignored`
+//! They run in the normal test run. The pinned binary (about 400 MB, not in the repository) is
+//! found or installed exactly as legio-cli's real-client tests do it (their support code is
+//! shared by path: `$LEGIO_CLAUDE_BIN`, else the workspace's `.cache/claude-code`, installed
+//! with npm when missing, as `.ci/run` does): when it cannot be had they fail with the reason,
+//! unless `LEGIO_SKIP_CLAUDE_TESTS=1` asks to skip them (announced on stderr).
 
 // Helpers outside #[test] functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+// legio-cli's test support for the real client: the binary's finder and the scripted API.
+#[allow(dead_code)] // these tests use a part of it
+#[path = "../../legio-cli/tests/support/install.rs"]
+mod install;
+#[allow(dead_code)] // these tests use a part of it
+#[path = "../../legio-cli/tests/support/scripted_api/mod.rs"]
+mod scripted_api;
+
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::wait_for;
+use install::claude_bin;
 use legio_core::ports::{
     AgentRuntime, LaunchContext, Multiplexer, OneShot, Readiness, SessionSpec,
 };
 use legio_core::{AgentName, Capability};
 use legio_tmux::{BaseEnv, ClaudeRuntime, HeadlessConfig, HeadlessMultiplexer, TmuxConfig};
+use scripted_api::{ScriptedApi, Turn};
 
-/// The scripted Messages API: answers every `/v1/messages` call with one text block and keeps
-/// every request body.
-struct MockApi {
-    port: u16,
-    bodies: Arc<Mutex<Vec<String>>>,
+/// The scripted model answering every model call with `answer`.
+fn model(answer: &str) -> ScriptedApi {
+    ScriptedApi::start(vec![Turn::text(answer); 4])
 }
 
-impl MockApi {
-    fn start(answer: &'static str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&bodies);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(stream, &seen, answer));
-            }
-        });
-        Self { port, bodies }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn saw(&self, needle: &str) -> bool {
-        self.bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|b| b.contains(needle))
-    }
+/// Whether any request showed `needle` to the model, in its conversation or system prompt.
+fn saw(api: &ScriptedApi, needle: &str) -> bool {
+    api.requests()
+        .iter()
+        .any(|r| r.conversation_contains(needle) || r.system_text().contains(needle))
 }
 
-fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>, answer: &str) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let body = String::from_utf8_lossy(&body).into_owned();
-        let (content_type, payload) = if request_line.starts_with("POST /v1/messages") {
-            let streaming = body.contains("\"stream\":true");
-            seen.lock().unwrap().push(body);
-            if streaming {
-                ("text/event-stream", sse(answer))
-            } else {
-                ("application/json", message_json(answer).to_string())
-            }
-        } else {
-            ("application/json", "{}".to_owned())
-        };
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-            payload.len()
-        );
-        if out.write_all(head.as_bytes()).is_err() || out.write_all(payload.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-fn message_json(text: &str) -> serde_json::Value {
-    serde_json::json!({
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn", "stop_sequence": null,
-        "usage": {"input_tokens": 5, "output_tokens": 3}
-    })
-}
-
-fn sse(text: &str) -> String {
-    let mut start = message_json("");
-    start["content"] = serde_json::json!([]);
-    start["stop_reason"] = serde_json::Value::Null;
-    let events = [
-        (
-            "message_start",
-            serde_json::json!({"type": "message_start", "message": start}),
-        ),
-        (
-            "content_block_start",
-            serde_json::json!({"type": "content_block_start", "index": 0,
-                               "content_block": {"type": "text", "text": ""}}),
-        ),
-        (
-            "content_block_delta",
-            serde_json::json!({"type": "content_block_delta", "index": 0,
-                               "delta": {"type": "text_delta", "text": text}}),
-        ),
-        (
-            "content_block_stop",
-            serde_json::json!({"type": "content_block_stop", "index": 0}),
-        ),
-        (
-            "message_delta",
-            serde_json::json!({"type": "message_delta",
-                               "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-                               "usage": {"output_tokens": 3}}),
-        ),
-        ("message_stop", serde_json::json!({"type": "message_stop"})),
-    ];
-    let mut stream = String::new();
-    for (name, data) in events {
-        write!(stream, "event: {name}\ndata: {data}\n\n").unwrap();
-    }
-    stream
-}
-
-// The one place these tests read the environment: where the binary is.
-#[allow(clippy::disallowed_methods)]
-fn claude_binary() -> String {
-    std::env::var("LEGIO_TEST_CLAUDE")
-        .expect("set LEGIO_TEST_CLAUDE to the path of the claude binary to run these tests")
+/// The claude binary as a program name for [`ClaudeRuntime`].
+fn program(claude: &Path) -> String {
+    claude.display().to_string()
 }
 
 /// A throwaway HOME in which Claude Code has finished onboarding, accepted the test API key,
@@ -213,12 +101,12 @@ impl Drop for Server {
     }
 }
 
-fn agent_env(api: &MockApi, home: &Path) -> Vec<(String, String)> {
+fn agent_env(api: &ScriptedApi, home: &Path) -> Vec<(String, String)> {
     [
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
         ("LANG", "C.UTF-8"),
         ("HOME", &home.display().to_string()),
-        ("ANTHROPIC_BASE_URL", &api.url()),
+        ("ANTHROPIC_BASE_URL", &api.base_url()),
         ("ANTHROPIC_API_KEY", "test-key"),
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
         ("DISABLE_TELEMETRY", "1"),
@@ -258,16 +146,16 @@ fn spec_from(plan: &legio_core::ports::LaunchPlan, log: Option<PathBuf>) -> Sess
 }
 
 #[test]
-#[ignore = "needs the pinned Claude Code binary: set LEGIO_TEST_CLAUDE and pass --ignored"]
 fn interactive_claude_in_tmux_takes_its_first_prompt_role_and_typed_messages() {
-    let api = MockApi::start("ack from the mock");
+    let Some(claude) = claude_bin() else { return };
+    let api = model("ack from the mock");
     let scratch = tempfile::tempdir().unwrap();
     let (home, project) = (scratch.path().join("home"), scratch.path().join("project"));
     std::fs::create_dir_all(&home).unwrap();
     std::fs::create_dir_all(&project).unwrap();
     claude_home(&home, Some(&project));
 
-    let runtime = ClaudeRuntime::new(claude_binary());
+    let runtime = ClaudeRuntime::new(program(claude));
     let plan = runtime
         .launch_plan(&context(&project, false), "FIRST-PROMPT-1717")
         .unwrap();
@@ -283,11 +171,11 @@ fn interactive_claude_in_tmux_takes_its_first_prompt_role_and_typed_messages() {
     let screen = mux.capture("legio-t-builder-1", 60).unwrap_or_default();
     assert!(ready, "the TUI never looked ready:\n{screen}");
     assert!(
-        wait_for(60, || api.saw("FIRST-PROMPT-1717")),
+        wait_for(60, || saw(&api, "FIRST-PROMPT-1717")),
         "the first prompt (argv) never reached the API:\n{screen}"
     );
     assert!(
-        api.saw("ROLE-MARKER-4242"),
+        saw(&api, "ROLE-MARKER-4242"),
         "the role file reached the system prompt"
     );
 
@@ -295,7 +183,7 @@ fn interactive_claude_in_tmux_takes_its_first_prompt_role_and_typed_messages() {
         .unwrap();
     let screen = || mux.capture("legio-t-builder-1", 60).unwrap_or_default();
     assert!(
-        wait_for(60, || api.saw("TYPED-MESSAGE-2929; -x --")),
+        wait_for(60, || saw(&api, "TYPED-MESSAGE-2929; -x --")),
         "the typed message was not submitted:\n{}",
         screen()
     );
@@ -309,16 +197,16 @@ fn interactive_claude_in_tmux_takes_its_first_prompt_role_and_typed_messages() {
 }
 
 #[test]
-#[ignore = "needs the pinned Claude Code binary: set LEGIO_TEST_CLAUDE and pass --ignored"]
 fn an_untrusted_folder_is_reported_as_blocked_not_ready() {
-    let api = MockApi::start("unused");
+    let Some(claude) = claude_bin() else { return };
+    let api = model("unused");
     let scratch = tempfile::tempdir().unwrap();
     let (home, project) = (scratch.path().join("home"), scratch.path().join("project"));
     std::fs::create_dir_all(&home).unwrap();
     std::fs::create_dir_all(&project).unwrap();
     claude_home(&home, None);
 
-    let runtime = ClaudeRuntime::new(claude_binary());
+    let runtime = ClaudeRuntime::new(program(claude));
     let plan = runtime
         .launch_plan(&context(&project, false), "FIRST-PROMPT")
         .unwrap();
@@ -334,21 +222,21 @@ fn an_untrusted_folder_is_reported_as_blocked_not_ready() {
         unreachable!()
     };
     assert!(why.contains("trust this folder"), "{why}");
-    assert!(!api.saw("FIRST-PROMPT"), "nothing is sent before trust");
+    assert!(!saw(&api, "FIRST-PROMPT"), "nothing is sent before trust");
     mux.kill("legio-t-builder-1").unwrap();
 }
 
 #[test]
-#[ignore = "needs the pinned Claude Code binary: set LEGIO_TEST_CLAUDE and pass --ignored"]
 fn headless_claude_reads_stream_json_prompts_from_its_input() {
-    let api = MockApi::start("headless ack");
+    let Some(claude) = claude_bin() else { return };
+    let api = model("headless ack");
     let scratch = tempfile::tempdir().unwrap();
     let (home, project) = (scratch.path().join("home"), scratch.path().join("project"));
     std::fs::create_dir_all(&home).unwrap();
     std::fs::create_dir_all(&project).unwrap();
     claude_home(&home, Some(&project));
 
-    let runtime = ClaudeRuntime::new(claude_binary());
+    let runtime = ClaudeRuntime::new(program(claude));
     let plan = runtime
         .launch_plan(&context(&project, true), "unused in headless")
         .unwrap();
@@ -368,11 +256,11 @@ fn headless_claude_reads_stream_json_prompts_from_its_input() {
     )
     .unwrap();
     assert!(
-        wait_for(60, || api.saw("HEADLESS-PROMPT-3131")),
+        wait_for(60, || saw(&api, "HEADLESS-PROMPT-3131")),
         "output so far: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    assert!(api.saw("ROLE-MARKER-4242"));
+    assert!(saw(&api, "ROLE-MARKER-4242"));
     assert!(
         wait_for(60, || std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -387,34 +275,34 @@ fn headless_claude_reads_stream_json_prompts_from_its_input() {
 }
 
 #[test]
-#[ignore = "needs the pinned Claude Code binary: set LEGIO_TEST_CLAUDE and pass --ignored"]
 // Runs claude with a hermetic HOME: this test spawns itself with the variables set.
 #[allow(clippy::disallowed_methods)]
 fn one_shot_parses_the_real_json_result() {
+    let Some(claude) = claude_bin() else { return };
     if std::env::var_os("LEGIO_TEST_ONE_SHOT_CHILD").is_none() {
-        let api = MockApi::start("VERDICT: extend");
+        let api = model("VERDICT: extend");
         let home = tempfile::tempdir().unwrap();
         claude_home(home.path(), None);
         let run = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "one_shot_parses_the_real_json_result",
-                "--ignored",
-            ])
+            .args(["--exact", "one_shot_parses_the_real_json_result"])
             .env_clear()
             .envs(agent_env(&api, home.path()))
             .env("LEGIO_TEST_ONE_SHOT_CHILD", "1")
-            .env("LEGIO_TEST_CLAUDE", claude_binary())
+            // The child finds the very binary this process found.
+            .env(install::CLAUDE_BIN_ENV, claude)
             .output()
             .unwrap();
         let printed = String::from_utf8_lossy(&run.stdout);
         assert!(run.status.success(), "{printed}");
         assert!(printed.contains("1 passed"), "{printed}");
-        assert!(api.saw("Is the agent stuck?"), "the prompt went to the API");
+        assert!(
+            saw(&api, "Is the agent stuck?"),
+            "the prompt went to the API"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let answer = ClaudeRuntime::new(claude_binary())
+    let answer = ClaudeRuntime::new(program(claude))
         .one_shot(&OneShot {
             prompt: "Is the agent stuck? Answer retry, extend or terminate.".into(),
             cwd: dir.path().to_owned(),

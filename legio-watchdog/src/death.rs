@@ -241,11 +241,11 @@ impl Act<'_, '_> {
         };
         let advice = match outcome {
             RecoveryOutcome::Recovered { .. } => {
-                "It runs again from its checkpoint and will report to you as before."
+                "It runs again from its checkpoint and will report to you as before.".to_owned()
             }
-            RecoveryOutcome::Failed { .. } | RecoveryOutcome::NotRecoverable { .. } => {
-                "Its committed work is kept. Decide whether to start the task again (legio sling) or clean up (legio worktree clean)."
-            }
+            RecoveryOutcome::Failed { .. } | RecoveryOutcome::NotRecoverable { .. } => format!(
+                "Its committed work is kept. Restart it where it was (`legio watch --recover {agent}`), start the task again with a new agent (legio sling), or clean up (legio worktree clean)."
+            ),
         };
         let body = format!(
             "{agent} ({}{task}) is dead: {cause}.\nWhat the watchdog did: {outcome}.\nIts work is on branch {} in {}.\n{advice}",

@@ -181,10 +181,12 @@ pub fn evaluate(
         }
         AgentState::Booting | AgentState::Working | AgentState::Idle => {}
     }
+    // A booting agent without a pid is still being launched: sling registers the row first
+    // and records the pid once the session runs. Its missing session is no death; only the
+    // boot timeout applies.
+    let launching = session.state == AgentState::Booting && session.pid.is_none();
     match observed.presence {
-        // Registered, its session not started yet: spawning records the agent first and its
-        // pid once the session runs. Still booting (the boot timeout applies), not dead.
-        Presence::Gone if session.state == AgentState::Booting && session.pid.is_none() => {}
+        Presence::Gone if launching => {}
         Presence::Gone => return Verdict::Dead(DeathCause::SessionGone),
         Presence::Exited { exit_code } => {
             return Verdict::Dead(DeathCause::ProcessExited { exit_code });
@@ -305,27 +307,6 @@ mod tests {
     }
 
     #[test]
-    fn an_agent_being_spawned_is_not_dead_before_its_session_starts() {
-        let mut s = session("b1", Capability::Builder, AgentState::Booting);
-        s.pid = None;
-        check(&s, &with(Presence::Gone, None), 1, &Verdict::Healthy);
-        check(
-            &s,
-            &with(Presence::Gone, None),
-            2 * MIN,
-            &Verdict::Dead(DeathCause::BootTimeout { waited_ms: 2 * MIN }),
-        );
-        // Once its pid is recorded, a missing session is a death again.
-        s.pid = Some(4242);
-        check(
-            &s,
-            &with(Presence::Gone, None),
-            1,
-            &Verdict::Dead(DeathCause::SessionGone),
-        );
-    }
-
-    #[test]
     fn persistent_roles_still_die_with_their_process() {
         let s = session("coordinator", Capability::Coordinator, AgentState::Idle);
         check(
@@ -374,6 +355,23 @@ mod tests {
             3 * MIN,
             &Verdict::Dead(DeathCause::BootTimeout { waited_ms: 3 * MIN }),
         );
+    }
+
+    #[test]
+    fn an_agent_still_being_launched_has_no_session_yet_and_is_not_dead() {
+        let mut s = session("b1", Capability::Builder, AgentState::Booting);
+        s.pid = None;
+        let gone = with(Presence::Gone, None);
+        check(&s, &gone, 2 * MIN - 1, &Verdict::Healthy);
+        check(
+            &s,
+            &gone,
+            2 * MIN,
+            &Verdict::Dead(DeathCause::BootTimeout { waited_ms: 2 * MIN }),
+        );
+        // Once launched (a pid recorded), a missing session is a death at once.
+        s.pid = Some(4242);
+        check(&s, &gone, 1, &Verdict::Dead(DeathCause::SessionGone));
     }
 
     #[test]

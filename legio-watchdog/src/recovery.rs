@@ -6,7 +6,8 @@
 //! both anew and failed). Attempts are counted in `.legio/agents/<agent>/recovery-count` (legio
 //! 0.1.0's file: a decimal number), written before each attempt so a crash mid-respawn still
 //! counts (and put back when the respawner refuses before changing anything), and deleted when
-//! the watchdog sees the agent completed, so a name used again starts afresh.
+//! the watchdog sees the agent completed or when a new agent of the same name is spawned
+//! (`spawn::forget_previous_life`), so a name used again starts afresh.
 
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
@@ -156,7 +157,7 @@ pub mod attempts {
 
     /// `.legio/agents/<agent>/recovery-count`.
     pub fn path(layout: &Layout, agent: &AgentName) -> PathBuf {
-        layout.agent_dir(agent).join("recovery-count")
+        layout.recovery_count(agent)
     }
 
     /// Attempts recorded so far (0 when there is no file).
@@ -210,41 +211,72 @@ pub fn recovery_prompt(
     checkpoint: &Checkpoint,
     cause: &DeathCause,
 ) -> String {
-    let mut p = format!(
-        "You are {agent}, restarted by the legio watchdog because your previous session died ({cause}). \
-         You are in your existing worktree {worktree} on your branch {branch}: everything you \
-         committed is there, and uncommitted changes may be too; check `git status` and `git log` \
-         before continuing.",
-        agent = session.agent_name,
-        worktree = session.worktree_path,
-        branch = session.branch_name,
-    );
+    prompt(
+        session,
+        Some(checkpoint),
+        &format!("restarted by the legio watchdog because your previous session died ({cause})"),
+    )
+}
+
+/// The first prompt of a dead agent restarted by hand (`legio watch --recover`); its
+/// checkpoint, when it left one, says what it last reported.
+pub fn restart_prompt(session: &AgentSession, checkpoint: Option<&Checkpoint>) -> String {
+    prompt(
+        session,
+        checkpoint,
+        "restarted after your previous session ended before your work was done",
+    )
+}
+
+fn prompt(session: &AgentSession, checkpoint: Option<&Checkpoint>, why: &str) -> String {
+    let at_root = session.capability.works_at_root();
+    let mut p = format!("You are {}, {why}. ", session.agent_name);
+    if at_root {
+        let _ = write!(
+            p,
+            "You work at the project root {} as before; your mail and the fleet's state (`legio status`) tell you what happened meanwhile.",
+            session.worktree_path
+        );
+    } else {
+        let _ = write!(
+            p,
+            "You are in your existing worktree {worktree} on your branch {branch}: everything you \
+             committed is there, and uncommitted changes may be too; check `git status` and `git log` \
+             before continuing.",
+            worktree = session.worktree_path,
+            branch = session.branch_name,
+        );
+    }
     if !session.bead_id.is_empty() {
         let _ = write!(p, " Your task is still {}.", session.bead_id);
     }
-    let summary = checkpoint.progress_summary.trim();
-    if !summary.is_empty() {
-        let _ = write!(
-            p,
-            "\n\nYour last progress report, at {}:\n{summary}",
-            checkpoint.timestamp
-        );
+    if let Some(checkpoint) = checkpoint {
+        let summary = checkpoint.progress_summary.trim();
+        if !summary.is_empty() {
+            let _ = write!(
+                p,
+                "\n\nYour last progress report, at {}:\n{summary}",
+                checkpoint.timestamp
+            );
+        }
+        let pending = checkpoint.pending_work.trim();
+        if !pending.is_empty() {
+            let _ = write!(p, "\n\nWork you said remained:\n{pending}");
+        }
+        if !checkpoint.files_modified.is_empty() {
+            let _ = write!(
+                p,
+                "\n\nFiles you had modified: {}",
+                checkpoint.files_modified.join(", ")
+            );
+        }
     }
-    let pending = checkpoint.pending_work.trim();
-    if !pending.is_empty() {
-        let _ = write!(p, "\n\nWork you said remained:\n{pending}");
-    }
-    if !checkpoint.files_modified.is_empty() {
-        let _ = write!(
-            p,
-            "\n\nFiles you had modified: {}",
-            checkpoint.files_modified.join(", ")
-        );
-    }
-    p.push_str(
+    p.push_str(if at_root {
+        "\n\nContinue from where you left off, following your instructions."
+    } else {
         "\n\nContinue the task from where you left off, following your instructions in .claude/CLAUDE.md, \
-         and report to your parent as usual when you are done.",
-    );
+         and report to your parent as usual when you are done."
+    });
     p
 }
 
@@ -302,5 +334,45 @@ mod tests {
         ] {
             assert!(p.contains(part), "missing {part:?} in:\n{p}");
         }
+    }
+
+    #[test]
+    fn a_restart_by_hand_without_a_checkpoint_still_says_where_the_work_is() {
+        let s = session("builder-1", Capability::Builder, AgentState::Zombie);
+        let p = restart_prompt(&s, None);
+        assert!(
+            p.starts_with("You are builder-1, restarted after your previous session ended"),
+            "{p}"
+        );
+        assert!(p.contains("/p/.legio/worktrees/builder-1"), "{p}");
+        assert!(!p.contains("progress report"), "{p}");
+        assert!(!p.contains("watchdog"), "{p}");
+    }
+
+    #[test]
+    fn a_root_agent_is_told_it_works_at_the_root() {
+        let mut s = session("coordinator", Capability::Coordinator, AgentState::Zombie);
+        s.worktree_path = "/p".into();
+        s.bead_id = String::new();
+        let cp = Checkpoint {
+            agent_name: "coordinator".into(),
+            bead_id: String::new(),
+            session_id: "s".into(),
+            timestamp: Timestamp::from_millis(0),
+            progress_summary: "Two builders slung".into(),
+            files_modified: vec![],
+            current_branch: "main".into(),
+            pending_work: String::new(),
+            mulch_domains: vec![],
+        };
+        let p = recovery_prompt(&s, &cp, &DeathCause::SessionGone);
+        assert!(
+            p.contains("You work at the project root /p as before"),
+            "{p}"
+        );
+        assert!(p.contains("Two builders slung"), "{p}");
+        assert!(!p.contains("worktree"), "{p}");
+        assert!(!p.contains("CLAUDE.md"), "{p}");
+        assert!(!p.contains("Your task is still"), "{p}");
     }
 }

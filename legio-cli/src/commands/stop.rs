@@ -1,5 +1,6 @@
-//! `legio stop [--agent <name>] [--all]`: end agents' sessions, deepest first
-//! (`legio_core::ops::stop`).
+//! `legio stop [<name> | --agent <name>] [--all]`: end agents' sessions, deepest first
+//! (`legio_core::ops::stop`). `--agent` is legio 0.1.0's spelling; the positional name is
+//! the same thing.
 
 use clap::Args;
 use legio_core::AgentName;
@@ -15,18 +16,21 @@ use crate::wiring::Parts;
 /// `legio stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
+    /// Only this agent (any role, any state); the same as `--agent`.
+    #[arg(value_name = "AGENT", conflicts_with = "agent")]
+    pub name: Option<String>,
     /// Only this agent (any role, any state).
     #[arg(long)]
     pub agent: Option<String>,
     /// Root agents too (coordinator, supervisors, monitor, gateway); by default they are left
     /// to `legio <role> stop` and `legio down`.
-    #[arg(long, conflicts_with = "agent")]
+    #[arg(long, conflicts_with_all = ["agent", "name"])]
     pub all: bool,
 }
 
 /// Runs `legio stop`.
 pub fn run(args: &StopArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
-    let scope = match &args.agent {
+    let scope = match args.agent.as_ref().or(args.name.as_ref()) {
         Some(name) => StopScope::Agent(AgentName::new(name.clone())?),
         None if args.all => StopScope::All,
         None => StopScope::Workers,

@@ -1,5 +1,5 @@
-//! `legio watch [--interval MS] [--background] [--status] [--stop] [--once]`: the watchdog
-//! daemon (Tier 0, and Tier 1 triage when `watchdog.tier1Enabled`).
+//! `legio watch [--interval MS] [--background] [--status] [--stop] [--once] [--recover AGENT]`:
+//! the watchdog daemon (Tier 0, and Tier 1 triage when `watchdog.tier1Enabled`).
 //!
 //! One daemon per project: it holds a lock on `.legio/watchdog.pid` (see
 //! `legio_watchdog::daemon`), so a second start says which pid runs, and a stale file from a
@@ -8,7 +8,8 @@
 //!
 //! It watches the sessions of both backends (tmux and headless, [`FleetMux`]) and restarts a
 //! dead agent in its existing worktree through [`FleetRespawner`] (`legio_core::ops::respawn`),
-//! on the backend new agents start on (`runtime.headless`).
+//! on the backend and with the model it ran. `--recover AGENT` does the same by hand for a dead agent the
+//! watchdog gave up on (or could not restart), and lets the watchdog count its restarts afresh.
 //!
 //! [`FleetMux`]: crate::wiring::FleetMux
 
@@ -19,10 +20,14 @@ use std::time::{Duration, Instant};
 
 use legio_core::config::{Config, RuntimeKind};
 use legio_core::layout::Layout;
-use legio_core::ports::{AgentRuntime, Multiplexer as _};
+use legio_core::ops::checkpoint;
+use legio_core::ops::launch::Delivered;
+use legio_core::ports::{AgentRuntime, Multiplexer as _, SessionStore as _};
 use legio_core::time::{Clock, Timestamp};
+use legio_core::{AgentName, AgentState};
 use legio_tmux::{ClaudeRuntime, ProcfsProbe, ScriptRuntime};
 use legio_watchdog::daemon::{self, DaemonError, PidLock};
+use legio_watchdog::recovery::{attempts, restart_prompt};
 use legio_watchdog::{Action, Policy, Ports, TickReport, Watchdog, WatchdogError};
 use serde_json::json;
 
@@ -58,6 +63,10 @@ pub struct WatchArgs {
     /// Run a single tick and exit
     #[arg(long)]
     pub once: bool,
+    /// Restart a dead (zombie) agent now, in its worktree and from its checkpoint, as the
+    /// watchdog's recovery does (its restart count starts again)
+    #[arg(long, value_name = "AGENT", conflicts_with_all = ["background", "status", "stop", "once", "interval"])]
+    pub recover: Option<String>,
 }
 
 /// Reads `--interval`: a whole number of milliseconds within bounds.
@@ -85,6 +94,9 @@ pub fn run(args: &WatchArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
         return stop(&layout, out);
     }
     let config = load_config(&layout, out)?;
+    if let Some(agent) = &args.recover {
+        return recover(agent, ctx, &layout, config, out);
+    }
     let interval_ms = match args.interval {
         Some(ms) => ms,
         None => u64::try_from(config.watchdog.tier0_interval.as_millis()).unwrap_or(u64::MAX),
@@ -102,8 +114,7 @@ pub fn run(args: &WatchArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
     // Both backends' sessions are watched; dead agents are restarted where new ones start.
     let project = Parts::with_config(ctx, out, layout.clone(), config, false)?;
     let config = &project.config;
-    let namer = wiring::session_namer(&project.config.project.name);
-    let respawner = FleetRespawner::new(ctx, project.fleet(ctx, &namer))?;
+    let respawner = FleetRespawner::new(ctx, &project)?;
     let triage = config
         .watchdog
         .tier1_enabled
@@ -154,6 +165,72 @@ pub fn run(args: &WatchArgs, ctx: &Ctx<'_>, out: &mut Printer) -> CliResult {
         },
     );
     out.info("Watchdog stopped.");
+    Ok(())
+}
+
+/// `--recover AGENT`: restarts a dead agent by hand.
+fn recover(
+    name: &str,
+    ctx: &Ctx<'_>,
+    layout: &Layout,
+    config: Config,
+    out: &mut Printer,
+) -> CliResult {
+    let agent = AgentName::new(name)?;
+    let project = Parts::with_config(ctx, out, layout.clone(), config, false)?;
+    let respawner = FleetRespawner::new(ctx, &project)?;
+    let row = project.stores.sessions.get(&agent)?.ok_or_else(|| {
+        CliError::failure(format!("no agent named {agent} is registered"))
+            .hint("`legio status` lists the agents")
+    })?;
+    if row.state != AgentState::Zombie {
+        return Err(CliError::failure(format!(
+            "{agent} is {}; only a dead (zombie) agent is restarted",
+            row.state
+        ))
+        .hint("`legio status` shows its session; `legio nudge` prompts a live agent"));
+    }
+    let checkpoint =
+        checkpoint::load(layout, &agent).map_err(|e| CliError::failure(e.to_string()))?;
+    let prompt = restart_prompt(&row, checkpoint.as_ref());
+    let restarted = respawner
+        .restart(&row, &prompt)
+        .map_err(wiring::spawn_error)?;
+    // Restarted by hand: the watchdog may restart it again as many times as configured.
+    if let Err(e) = attempts::reset(layout, &agent) {
+        out.warn(format!(
+            "{e}; the watchdog counts its earlier restarts still"
+        ));
+    }
+    for w in &restarted.warnings {
+        out.warn(w);
+    }
+    let s = &restarted.session;
+    let delivered = match restarted.delivered {
+        Delivered::Confirmed => "confirmed",
+        Delivered::Submitted => "submitted",
+    };
+    if out.json_mode() {
+        return out.json(&json!({
+            "agentName": s.agent_name,
+            "pid": s.pid,
+            "worktree": s.worktree_path,
+            "branch": s.branch_name,
+            "session": s.tmux_session,
+            "multiplexer": restarted.multiplexer,
+            "firstPrompt": delivered,
+            "checkpoint": checkpoint.is_some(),
+        }));
+    }
+    out.line(format!(
+        "Restarted {agent} in {} on {} ({} session {}, pid {}; first prompt {delivered})",
+        s.worktree_path,
+        s.branch_name,
+        restarted.multiplexer,
+        s.tmux_session,
+        s.pid
+            .map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
+    ));
     Ok(())
 }
 

@@ -20,21 +20,7 @@ fn the_first_prompt_of_a_claude_agent_reaches_the_model() {
     home.trust(&f.p.root);
     // The environment Claude Code runs with: the throwaway HOME's answers, the scripted API,
     // no other traffic, and `claude` found on the agent's PATH.
-    let mut env: Vec<(String, String)> = home
-        .env(&server)
-        .into_iter()
-        .filter(|(k, _)| k != "HOME")
-        .collect();
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let bin_dir = claude.parent().unwrap().display().to_string();
-    env.retain(|(k, _)| k != "PATH");
-    #[allow(clippy::disallowed_methods)] // the test hands its own PATH (cargo, git, tmux) through
-    let own_path = std::env::var("PATH").unwrap_or_default();
-    env.push(("PATH".into(), format!("{bin_dir}:{own_path}:{path}")));
+    let env = home.agent_env(&server, &[claude.parent().unwrap()]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
     f.ok(&["task", "create", "Say hello", "--id", "t-1"]);

@@ -121,7 +121,7 @@ fn a_failed_respawn_puts_the_finished_agent_back() {
     f.ok(&["task", "create", "Build", "--id", "t-1"]);
     f.json(&["sling", "t-1", "--name", "b1"]);
     f.wait_state("b1", AgentState::Completed);
-    f.ok(&["stop", "--agent", "b1"]);
+    f.ok(&["stop", "b1"]); // the positional name is `--agent`
     let finished = f.row("b1").unwrap();
     git(&f.p.root, &["merge", "-q", "--no-edit", "legio/b1/t-1"]);
     f.ok(&["worktree", "clean"]);

@@ -133,6 +133,24 @@ impl ClaudeHome {
         env
     }
 
+    /// The environment for a `legio` command that starts claude agents: [`ClaudeHome::env`]
+    /// with `dirs` (e.g. where `claude` is) put first on `PATH`, so legio finds `claude` when it
+    /// starts an agent.
+    pub fn agent_env(&self, server: &ScriptedApi, dirs: &[&Path]) -> Vec<(String, String)> {
+        let mut env = self.env(server);
+        for (key, value) in &mut env {
+            if key == "PATH" {
+                let mut path: Vec<String> = dirs
+                    .iter()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .collect();
+                path.push(value.clone());
+                *value = path.join(":");
+            }
+        }
+        env
+    }
+
     /// Where claude writes the transcript of `session_id` run in `cwd`.
     pub fn transcript_path(&self, cwd: &Path, session_id: &str) -> PathBuf {
         self.path

@@ -7,6 +7,9 @@
 //! calling test **fails** with what went wrong and what to do; only `LEGIO_SKIP_CLAUDE_TESTS=1`
 //! turns that into a skip, announced on the process's real stderr (which the test harness does
 //! not capture).
+//!
+//! `legio-tmux/tests/claude_real.rs` includes this file by path (same finder, same switches): it
+//! must not use the other support modules.
 
 use std::fs;
 use std::io::Write as _;

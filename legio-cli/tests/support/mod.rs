@@ -14,9 +14,9 @@
 //!
 //! # Facts about the real client (claude 2.1.332) that legio relies on
 //!
-//! A fact followed by a test name in brackets is asserted by that test in `claude_client.rs`, so
-//! a Claude Code release that changes it fails there first; the others were seen by hand while
-//! writing these tests.
+//! A fact followed by a test name in brackets is asserted by that test in `claude_client.rs`
+//! (or `claude_e2e.rs`, where it says so), so a Claude Code release that changes it fails there
+//! first; the others were seen by hand while writing these tests.
 //!
 //! ## Install and launch
 //! - `npm install @anthropic-ai/claude-code@2.1.332` gives `node_modules/.bin/claude`, a native
@@ -104,6 +104,10 @@
 //!   nothing [claude_post_tool_use_additional_context...].
 //! - UserPromptSubmit plain stdout S: exactly once, as the line `UserPromptSubmit hook success: S`
 //!   inside the `system` message that follows the prompt [claude_user_prompt_submit_stdout...].
+//! - Stop `{"decision":"block","reason":R}`: the client calls the model again at once, and that
+//!   request shows R **twice**: in a `user` message (a system reminder ending `Stop hook
+//!   feedback:\nR`) and in a `system` message `Stop hook blocking error from command: "<hook
+//!   command>": R`; later requests keep both [claude_e2e: the late mail].
 //!
 //! ## Transcript [claude_transcript_is_where_spec_4_says...]
 //! - `$HOME/.claude/projects/<cwd with every non-alphanumeric char as '-'>/<session_id>.jsonl`,
@@ -112,6 +116,8 @@
 //!   `message.usage` (input, output, cache read, cache creation and its 5m / 1h split, exactly as
 //!   the server reported, final `output_tokens` included) and `requestId` = the `request-id`
 //!   response header: count usage once per (`message.id`, `requestId`).
+//! - Interactive (tmux): the last response of a turn can reach the transcript *after* the Stop
+//!   hook has run; read a transcript for costs once it holds the message you expect [claude_e2e].
 //! - The prompt is a `type: "user"` entry. Other types seen: `api-request`, `api-request-blob`,
 //!   `api-request-shape`, `atis-latch`, `attachment`, `cost-state`, `last-prompt`,
 //!   `queue-operation`, `tools-used`.

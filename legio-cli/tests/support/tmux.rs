@@ -140,33 +140,33 @@ impl TmuxClaude {
         );
     }
 
-    /// Presses `key` until `moved(screen)` holds: a key pressed while the program is still
-    /// drawing can be lost, so each press is given a few seconds to show before the next.
-    /// Fails the test with the last screen after `timeout`.
-    pub fn press_until(
-        &self,
-        key: &str,
-        what: &str,
-        timeout: Duration,
-        moved: impl Fn(&str) -> bool,
-    ) -> String {
+    /// Answers the dialog on screen with `option` (its text as drawn): moves the `❯` cursor
+    /// down to it, then presses Enter, and returns the first screen without the dialog. The
+    /// cursor is checked again before every key: on a loaded machine the dialog can be drawn
+    /// anew, cursor back on its first answer, after a Down already took effect. Fails the test
+    /// with the last screen after `timeout`, or when claude exits.
+    pub fn choose(&self, option: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
+        let selected = format!("❯ {option}");
         loop {
+            let screen = self.screen();
+            if !screen.contains("Enter to confirm") {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline && !self.exited(),
+                "could not answer {option:?} within {} s; the screen shows:\n{screen}",
+                timeout.as_secs()
+            );
+            let key = if screen.contains(&selected) {
+                "Enter"
+            } else {
+                "Down"
+            };
             self.press(key);
-            let settle = Instant::now() + Duration::from_secs(3);
-            loop {
-                let screen = self.screen();
-                if moved(&screen) {
-                    return screen;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "pressed {key} for {} s and {what} never showed; the screen shows:\n{screen}",
-                    timeout.as_secs()
-                );
-                if Instant::now() >= settle {
-                    break;
-                }
+            // Give the key time to show before looking again.
+            let settle = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < settle && self.screen() == screen {
                 thread::sleep(POLL);
             }
         }

@@ -15,8 +15,8 @@
 //!   with [`announce`].
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,7 @@ use crate::domain::task::TaskStatus;
 use crate::layout::Layout;
 use crate::names::TaskId;
 use crate::ops::checkpoint::write_atomic;
+use crate::ops::lock::FileLock;
 use crate::ports::{MailStore, StoreError, TaskStore};
 use crate::time::Timestamp;
 
@@ -441,7 +442,14 @@ fn update<T>(
     change: impl FnOnce(&mut Vec<TaskGroup>) -> Result<T, GroupError>,
 ) -> Result<T, GroupError> {
     let path = groups_file(layout);
-    let _lock = Lock::acquire(&path)?;
+    let lock_path = path.with_extension("json.lock");
+    let _lock = FileLock::acquire(&lock_path, Duration::from_secs(10)).map_err(|source| {
+        GroupError::Io {
+            action: "lock",
+            path: lock_path.clone(),
+            source,
+        }
+    })?;
     let mut groups = load(layout)?;
     let value = change(&mut groups)?;
     save(&path, &groups)?;
@@ -468,35 +476,6 @@ fn save(path: &Path, groups: &[TaskGroup]) -> Result<(), GroupError> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// An exclusive advisory lock on `<file>.lock`, released when dropped (or when the process
-/// dies).
-struct Lock(#[allow(dead_code)] File);
-
-impl Lock {
-    fn acquire(file: &Path) -> Result<Self, GroupError> {
-        let mut name = file.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        let io = |action, source| GroupError::Io {
-            action,
-            path: path.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
-        }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io("open", e))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| io("lock", e.into()))?;
-        Ok(Self(f))
-    }
 }
 
 #[cfg(test)]

@@ -170,9 +170,11 @@ pub fn handle(ctx: &HookContext<'_>, request: HookRequest, guard: Guard<'_>) -> 
             context(run.event, [mail])
         }
         HookEvent::Stop => {
-            run.end_turn(agent_name.as_ref(), &payload, session.as_ref());
+            // Mail that arrived keeps the turn going (the model reads it at once), so the turn
+            // has not ended: the agent stays working, and the next Stop ends the turn.
             let mail = run.claim_mail(&payload, session.as_ref());
             if mail.is_empty() {
+                run.end_turn(agent_name.as_ref(), &payload, session.as_ref());
                 HookOutput::Silent
             } else {
                 HookOutput::ContinueTurn {

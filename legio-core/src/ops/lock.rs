@@ -1,73 +1,53 @@
 //! A lock file: mutual exclusion between legio processes for a read-modify-write of a small
-//! state file (the root settings claims, an agent's nudge record).
+//! state file (the root settings claims, an agent's nudge record, `groups.json`).
 //!
-//! The lock is a file created with `create_new` (atomic on every local filesystem) and removed
-//! when the guard drops. A lock older than [`STALE_AFTER`] was left by a process that died
-//! while holding it and is broken. Locks are held for milliseconds.
+//! The lock is an advisory `flock` on the lock file (`File::try_lock`), taken by polling until
+//! a deadline. It belongs to the open file, so it is released when the guard drops **or when
+//! the process dies**: a crashed holder never blocks anyone, and no age heuristic is needed.
+//! The file itself stays (removing it would let two processes lock two different files).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
-
-/// A lock file older than this is considered abandoned.
-pub const STALE_AFTER: Duration = Duration::from_secs(30);
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct FileLock {
-    path: PathBuf,
+    _file: File,
 }
 
 impl FileLock {
-    /// Takes the lock at `path`, waiting up to `timeout` for another holder.
+    /// Takes the lock at `path` (creating the file and its directory), waiting up to
+    /// `timeout` for another holder.
     pub fn acquire(path: &Path, timeout: Duration) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let deadline = std::time::Instant::now() + timeout;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        let deadline = Instant::now() + timeout;
         loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(_) => {
-                    return Ok(Self {
-                        path: path.to_path_buf(),
-                    });
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if is_stale(path) {
-                        let _ = std::fs::remove_file(path);
-                        continue;
-                    }
-                    if std::time::Instant::now() >= deadline {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            format!(
-                                "{} is held by another legio process; if none is running, delete it",
-                                path.display()
-                            ),
-                        ));
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
+                Err(TryLockError::WouldBlock) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "{} is held by another legio process (waited {} ms); try again",
+                            path.display(),
+                            timeout.as_millis()
+                        ),
+                    ));
                 }
-                Err(e) => return Err(e),
+                Err(TryLockError::Error(e)) => return Err(e),
             }
         }
-    }
-}
-
-fn is_stale(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age > STALE_AFTER)
-}
-
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -83,8 +63,16 @@ mod tests {
         let err = FileLock::acquire(&path, Duration::from_millis(20)).unwrap_err();
         assert!(err.to_string().contains("held by another"), "{err}");
         drop(held);
-        assert!(!path.exists());
         assert!(FileLock::acquire(&path, Duration::from_millis(10)).is_ok());
+    }
+
+    #[test]
+    fn a_lock_left_in_place_by_a_dead_holder_is_free() {
+        // The file outlives its holder (as after a crash); only a live lock blocks.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("left.lock");
+        std::fs::write(&path, "").unwrap();
+        assert!(FileLock::acquire(&path, Duration::ZERO).is_ok());
     }
 
     #[test]

@@ -3,27 +3,33 @@
 //! 0.1.0 re-ran `sling`, which tried to create both anew and failed.
 //!
 //! Checks first, with no side effect: the agent's row is still the dead (zombie) row the caller
-//! saw, so two watchdogs never restart it twice; its role works in a worktree; that worktree is
-//! a linked worktree of the repository with the agent's branch checked out and its
-//! instructions (`.claude/CLAUDE.md`) in place; its session name is free; the runtime accepts
-//! the launch.
+//! saw, so two watchdogs never restart it twice; its worktree is a linked worktree of the
+//! repository with the agent's branch checked out and its instructions (`.claude/CLAUDE.md`)
+//! in place (an agent working at the project root, such as the coordinator, gets its
+//! instructions as its system prompt again, as `legio <role> start` gives them); its session
+//! name is free; the runtime accepts the launch.
 //!
 //! Then the steps of a spawn that apply ([`Step::Register`], [`Step::Hooks`],
 //! [`Step::Session`], [`Step::Prompt`]), each undone if a later one fails: the row is registered
 //! again as `booting` with a fresh session id and start time and the same role, task, parent,
 //! depth, file scope, run and runtime (the undo puts the dead row back); legio's hooks are
 //! written again into the worktree's settings (the binary may have moved; the undo restores
-//! the file); the session is started and the given prompt delivered and confirmed as `sling`
-//! does ([`launch`](crate::ops::launch)). The worktree, branch, task, mail and checkpoint are
-//! left as they are.
+//! the file), or claimed again in the shared root settings for a root agent; the session is
+//! started and the given prompt delivered and confirmed as `sling` does
+//! ([`launch`]). The worktree, branch, task, mail and checkpoint are left
+//! as they are.
 
 use std::path::{Path, PathBuf};
 
+use crate::config::is_valid_model;
 use crate::domain::agent::{AgentSession, AgentState};
 use crate::ids;
 use crate::manifest::resolve_model;
+use crate::names::{AgentName, TaskId};
 use crate::ops::checkpoint::write_atomic;
 use crate::ops::launch::{self, Delivered, Launch};
+use crate::ops::root_agent::{self, RootStart};
+use crate::ops::root_hooks;
 use crate::ops::sling::install_agent_hooks;
 use crate::ops::spawn::{self, Fleet, SpawnError, SpawnOptions, Step, StepFailure, Steps};
 use crate::ports::{AgentRuntime, LaunchContext};
@@ -41,16 +47,32 @@ pub struct Respawned {
     pub warnings: Vec<String>,
 }
 
-/// Starts the agent of `dead` (its zombie row) again in its worktree with `prompt` as its
-/// first prompt (see the module docs).
+/// What to restart, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Restart<'a> {
+    /// The dead agent's (zombie) row.
+    pub dead: &'a AgentSession,
+    /// Its first prompt.
+    pub prompt: &'a str,
+    /// The model it ran (its `spawn` event says), when known and valid; else the role's
+    /// configured model.
+    pub model: Option<&'a str>,
+}
+
+/// Starts the agent of `restart.dead` again in its worktree with `restart.prompt` as its first
+/// prompt (see the module docs).
 pub fn respawn(
     fleet: &Fleet<'_>,
     runtime: &dyn AgentRuntime,
-    dead: &AgentSession,
-    prompt: &str,
+    restart: &Restart<'_>,
     options: &SpawnOptions,
 ) -> Result<Respawned, SpawnError> {
-    let prepared = prepare(fleet, runtime, dead, prompt)?;
+    let (dead, prompt) = (restart.dead, restart.prompt);
+    let model = match restart.model {
+        Some(m) if is_valid_model(m) => m,
+        _ => resolve_model(fleet.config, fleet.manifest, dead.capability),
+    };
+    let prepared = prepare(fleet, runtime, dead, prompt, model)?;
     let agent = &dead.agent_name;
     let mut row = revived(dead, fleet.clock.now(), runtime);
     let mut steps = Steps::new(agent, options.fail_after);
@@ -63,7 +85,10 @@ pub fn respawn(
     };
     let result = (|| {
         steps.done(Step::Register)?;
-        reinstall_hooks(fleet, &mut steps, &prepared.worktree)?;
+        match &prepared.worktree {
+            Some(worktree) => reinstall_hooks(fleet, &mut steps, worktree)?,
+            None => reclaim_root_hooks(fleet, &mut steps, agent)?,
+        }
         steps.done(Step::Hooks)?;
         spawn::start_and_prompt(fleet, &mut steps, runtime, options, &launch_spec)
     })();
@@ -71,7 +96,7 @@ pub fn respawn(
         Ok(started) => {
             steps.commit();
             row.pid = started.pid;
-            let warnings = spawn::record_spawn(fleet, &row, started.delivered)
+            let warnings = spawn::record_spawn(fleet, &row, started.delivered, model)
                 .into_iter()
                 .collect();
             Ok(Respawned {
@@ -110,7 +135,8 @@ fn revived(
 
 /// Everything decided before the first side effect.
 struct Prepared {
-    worktree: PathBuf,
+    /// The agent's own worktree; `None` for an agent working at the project root.
+    worktree: Option<PathBuf>,
     context: LaunchContext,
     log_path: PathBuf,
 }
@@ -124,6 +150,7 @@ fn prepare(
     runtime: &dyn AgentRuntime,
     dead: &AgentSession,
     prompt: &str,
+    model: &str,
 ) -> Result<Prepared, SpawnError> {
     let agent = &dead.agent_name;
     let role = dead.capability;
@@ -155,17 +182,28 @@ fn prepare(
             ));
         }
     }
-    if role.works_at_root() {
-        return Err(refused(
-            format!("{agent} is a {role}, which works at the project root, not in a worktree"),
-            format!("start it again with `legio {role} start`"),
-        ));
-    }
-    let worktree = check_worktree(fleet, dead)?;
+    let (worktree, context) = if role.works_at_root() {
+        let root = fleet.layout.root();
+        if !same_path(Path::new(&dead.worktree_path), root) {
+            return Err(refused(
+                format!(
+                    "{agent} is a {role}, which works at the project root, but its row names {}",
+                    dead.worktree_path
+                ),
+                format!("start it again with `legio {role} start`"),
+            ));
+        }
+        let system_prompt = root_system_prompt(fleet, dead)?;
+        let context =
+            spawn::launch_context(fleet, agent, role, root, model, Some(system_prompt), None);
+        (None, context)
+    } else {
+        let worktree = check_worktree(fleet, dead)?;
+        let context =
+            spawn::launch_context(fleet, agent, role, &worktree, model, None, Some(&worktree));
+        (Some(worktree), context)
+    };
     spawn::check_session_free(fleet, &dead.tmux_session, agent)?;
-    let model = resolve_model(fleet.config, fleet.manifest, role);
-    let context =
-        spawn::launch_context(fleet, agent, role, &worktree, model, None, Some(&worktree));
     let log_path = dead.terminal_log_path.as_ref().map_or_else(
         || fleet.layout.agent_logs(agent).join("terminal.log"),
         PathBuf::from,
@@ -186,6 +224,35 @@ fn prepare(
         context,
         log_path,
     })
+}
+
+/// A root agent's system prompt, rendered as `legio <role> start` renders it.
+fn root_system_prompt(fleet: &Fleet<'_>, dead: &AgentSession) -> Result<String, SpawnError> {
+    let role = dead.capability;
+    let task = if dead.bead_id.is_empty() {
+        None
+    } else {
+        Some(TaskId::new(&dead.bead_id).map_err(|e| {
+            refused(
+                format!(
+                    "{}'s task {:?} is not a valid task id: {e}",
+                    dead.agent_name, dead.bead_id
+                ),
+                None,
+            )
+        })?)
+    };
+    let (definition, _) = spawn::role_definition(fleet.config, fleet.manifest, role)?;
+    let start = RootStart {
+        role,
+        agent: dead.agent_name.clone(),
+        task,
+        parent: dead.parent_agent.clone(),
+        depth: dead.depth,
+        model: None,
+    };
+    root_agent::system_prompt(fleet.config, &start, definition)
+        .map_err(|e| refused(e.to_string(), None))
 }
 
 /// The dead agent's worktree, checked: a linked worktree of the repository, on the agent's
@@ -286,11 +353,36 @@ fn reinstall_hooks<'u>(
     Ok(())
 }
 
+/// Claims legio's hooks in the shared root settings for a root agent again (its claim usually
+/// survives its death); the undo releases only a claim this step added.
+fn reclaim_root_hooks<'u>(
+    fleet: &Fleet<'u>,
+    steps: &mut Steps<'u>,
+    agent: &AgentName,
+) -> Result<(), (Step, StepFailure)> {
+    let layout = fleet.layout;
+    let failed = |e: root_hooks::RootHooksError| (Step::Hooks, StepFailure::new(e));
+    let held = root_hooks::status(layout)
+        .map_err(failed)?
+        .claimants
+        .iter()
+        .any(|c| c == agent.as_str());
+    root_hooks::claim(layout, &fleet.host.legio_bin, agent.as_str()).map_err(failed)?;
+    if !held {
+        let who = agent.to_string();
+        steps.undo(format!("{who}'s hooks in the root settings"), move || {
+            root_hooks::release(layout, &who, false)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::agent::Capability;
-    use crate::names::AgentName;
     use crate::ports::{LaunchPlan, OneShot, Readiness, RuntimeError};
     use crate::time::Timestamp;
 

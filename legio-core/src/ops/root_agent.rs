@@ -160,7 +160,8 @@ pub fn start(
             steps.commit();
             row.pid = started.pid;
             let mut warnings: Vec<String> = warning.into_iter().collect();
-            warnings.extend(spawn::record_spawn(fleet, &row, started.delivered));
+            warnings.extend(spawn::forget_previous_life(fleet, &row));
+            warnings.extend(spawn::record_spawn(fleet, &row, started.delivered, &model));
             Ok(RootStarted {
                 session: row,
                 model,

@@ -12,8 +12,10 @@
 //! (admission limits checked atomically by the store), create the worktree on branch
 //! `legio/<agent>/<task>` from the canonical branch, write the overlay, install the hooks,
 //! mark the task in progress, send the dispatch mail, start the session, deliver and confirm
-//! the first prompt. Only then does the agent join the current run (created if there is none)
-//! and the `spawn` event get recorded; a failure there is a warning, since the agent runs.
+//! the first prompt. Only then does the agent join the current run (created if there is none),
+//! what recovery kept of an earlier agent of the same name (checkpoint, restart count) get
+//! forgotten, and the `spawn` event get recorded; a failure there is a warning, since the
+//! agent runs.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -150,7 +152,13 @@ pub fn sling(
             let mut warnings = prepared.warnings;
             row.pid = done.pid;
             warnings.extend(join_run(fleet, &prepared.run));
-            warnings.extend(spawn::record_spawn(fleet, &row, done.delivered));
+            warnings.extend(spawn::forget_previous_life(fleet, &row));
+            warnings.extend(spawn::record_spawn(
+                fleet,
+                &row,
+                done.delivered,
+                &prepared.model,
+            ));
             Ok(Slung {
                 session: row,
                 worktree: prepared.worktree,

@@ -448,8 +448,14 @@ pub(crate) fn start_and_prompt<'u>(
     let since = fleet.clock.now();
     let session = launch::launch(fleet.mux, launch_spec, &plan).map_err(at(Step::Session))?;
     let mux = fleet.mux;
+    let sessions = fleet.sessions;
     let name = launch_spec.session.to_owned();
+    let who = agent.clone();
     steps.undo(format!("{} session {name}", mux.kind()), move || {
+        // Marked zombie first, so a watchdog ticking before the row is removed never takes
+        // the undone start for a death to recover from.
+        let active = [AgentState::Booting, AgentState::Working, AgentState::Idle];
+        let _ = sessions.transition(&who, &active, AgentState::Zombie);
         mux.kill(&name).map_err(|e| e.to_string())
     });
     if let Err(e) = fleet.sessions.set_pid(&agent, session.pid) {
@@ -554,11 +560,13 @@ pub(crate) fn new_session(
     }
 }
 
-/// Records the `spawn` event of a started agent; a failure is returned as a warning.
+/// Records the `spawn` event of a started agent running `model`; a failure is returned as a
+/// warning. Recovery reads its backend and model back from it.
 pub(crate) fn record_spawn(
     fleet: &Fleet<'_>,
     session: &AgentSession,
     delivered: Delivered,
+    model: &str,
 ) -> Option<String> {
     let mut e = NewEvent::new(
         session.agent_name.as_str(),
@@ -576,6 +584,7 @@ pub(crate) fn record_spawn(
             "session": session.tmux_session,
             "multiplexer": fleet.mux.kind(),
             "runtime": session.runtime,
+            "model": model,
             "parent": session.parent_agent,
             "depth": session.depth,
             "firstPrompt": match delivered {
@@ -590,6 +599,37 @@ pub(crate) fn record_spawn(
         .insert(&e)
         .err()
         .map(|err| format!("the agent runs, but its spawn event was not recorded: {err}"))
+}
+
+/// Forgets what recovery kept of an earlier agent of the same name: its checkpoint (one older
+/// than `session`'s start) and its restart count, so the new agent is never restarted from
+/// another's progress report nor refused for another's restarts. Call it once a new agent
+/// runs; a failure is returned as a warning.
+pub(crate) fn forget_previous_life(fleet: &Fleet<'_>, session: &AgentSession) -> Option<String> {
+    let agent = &session.agent_name;
+    let layout = fleet.layout;
+    let stale = crate::ops::checkpoint::load(layout, agent)
+        .ok()
+        .flatten()
+        .is_some_and(|cp| cp.timestamp < session.started_at);
+    let mut files = vec![layout.recovery_count(agent)];
+    if stale {
+        files.push(layout.checkpoint(agent));
+    }
+    let failed: Vec<String> = files
+        .into_iter()
+        .filter_map(|path| match std::fs::remove_file(&path) {
+            Ok(()) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(format!("{}: {e}", path.display())),
+        })
+        .collect();
+    (!failed.is_empty()).then(|| {
+        format!(
+            "the agent runs, but what an earlier {agent} left for recovery was not removed ({}); delete it by hand",
+            failed.join("; ")
+        )
+    })
 }
 
 /// Records that a spawn failed and was rolled back (best effort: the error is reported anyway).

@@ -149,13 +149,9 @@ fn stop_row(
             true
         }
     };
-    let mut ended = false;
-    if existed {
-        match ctx.mux.kill(&row.tmux_session) {
-            Ok(()) => ended = true,
-            Err(e) => problems.push(format!("cannot end session {}: {e}", row.tmux_session)),
-        }
-    }
+    // Marked before its session ends, so a watchdog ticking meanwhile finds a zombie whose
+    // process still runs (left alone), never an active agent whose session vanished (a death
+    // it would recover from).
     let mut state_after = row.state;
     if row.state.is_active() {
         let active = [AgentState::Booting, AgentState::Working, AgentState::Idle];
@@ -195,6 +191,13 @@ fn stop_row(
                     .map_or(row.state, |s| s.state);
             }
             Err(e) => problems.push(format!("cannot mark it zombie: {e}")),
+        }
+    }
+    let mut ended = false;
+    if existed {
+        match ctx.mux.kill(&row.tmux_session) {
+            Ok(()) => ended = true,
+            Err(e) => problems.push(format!("cannot end session {}: {e}", row.tmux_session)),
         }
     }
     if row.capability.works_at_root()

@@ -19,6 +19,9 @@
 //!   consumes one turn, in order. When the script is used up the server answers
 //!   [`EXHAUSTED_TEXT`] with `end_turn` (so the client ends its turn instead of retrying) and
 //!   records [`Reply::Exhausted`]; tests should assert [`ScriptedApi::exhausted`] is 0.
+//!   A turn marked [`Turn::held`] is recorded as soon as its request arrives but answered only
+//!   after the test calls [`ScriptedApi::release`]: the model is "thinking" for as long as the
+//!   test needs (e.g. to send mail mid-turn).
 //! - `POST /v1/messages` without streaming (titles, summaries, one-shot helpers): a short text
 //!   message, without touching the script.
 //! - `POST /v1/messages/count_tokens`: an `input_tokens` estimate (body length / 4).
@@ -29,6 +32,9 @@
 //! the model was shown. The HTTP side is HTTP/1.1 with keep-alive, `Content-Length` or chunked
 //! request bodies, `Expect: 100-continue`, and any number of concurrent connections (a thread
 //! each). Dropping the server stops it and closes every connection.
+//!
+//! `legio-tmux/tests/claude_real.rs` includes this module by path: it must not use the other
+//! support modules.
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader};
@@ -46,6 +52,10 @@ mod http;
 
 /// The text answered when a streaming call arrives after the script is used up.
 pub const EXHAUSTED_TEXT: &str = "scripted API: the script has no turn left";
+
+/// How long a held turn waits for [`ScriptedApi::release`] before it is answered anyway (so a
+/// test that forgot to release fails on its assertions instead of hanging).
+const HOLD_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The model id reported when the request names none.
 const DEFAULT_MODEL: &str = "claude-scripted";
@@ -167,8 +177,8 @@ pub enum Block {
     ToolUse(ToolCall),
 }
 
-/// One scripted model response: its blocks, its usage figures and an optional delay before it
-/// is sent. The stop reason is `tool_use` when a block calls a tool, `end_turn` otherwise.
+/// One scripted model response: its blocks, its usage figures, an optional delay before it is
+/// sent, and whether it is held until the test releases it. The stop reason is `tool_use` when a block calls a tool, `end_turn` otherwise.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Turn {
     /// The content blocks, in order.
@@ -177,6 +187,8 @@ pub struct Turn {
     pub usage: Usage,
     /// Wait this long before answering (to keep a turn in flight).
     pub delay: Duration,
+    /// Answer only after [`ScriptedApi::release`] (see [`Turn::held`]).
+    pub held: bool,
 }
 
 impl Turn {
@@ -215,6 +227,15 @@ impl Turn {
     #[must_use]
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Holds the answer until the test calls [`ScriptedApi::release`] (held turns are released
+    /// in script order, one per call), so the test can act while the client waits for the
+    /// model. Never held longer than three minutes.
+    #[must_use]
+    pub fn held(mut self) -> Self {
+        self.held = true;
         self
     }
 
@@ -352,6 +373,15 @@ impl RecordedRequest {
         self.message_texts().iter().any(|(_, t)| t.contains(needle))
     }
 
+    /// How many times `needle` occurs in the conversation's messages (a text delivered once
+    /// and carried along in the history counts once).
+    pub fn conversation_count(&self, needle: &str) -> usize {
+        self.message_texts()
+            .iter()
+            .map(|(_, t)| t.matches(needle).count())
+            .sum()
+    }
+
     /// The system prompt flattened to text.
     pub fn system_text(&self) -> String {
         self.body
@@ -410,6 +440,8 @@ struct Shared {
     state: Mutex<State>,
     /// Notified after every recorded request.
     recorded: Condvar,
+    /// Notified by [`ScriptedApi::release`] and when the server stops.
+    released: Condvar,
     stopping: AtomicBool,
     started: Instant,
 }
@@ -421,6 +453,10 @@ struct State {
     /// Ids for messages, requests and tool calls, unique for this server.
     next_id: u64,
     requests: Vec<RecordedRequest>,
+    /// Held turns served so far (each takes the next hold number).
+    holds_taken: usize,
+    /// Held turns the test has released.
+    holds_released: usize,
     /// Clones of open connections by id, shut down when the server stops.
     connections: Vec<(u64, TcpStream)>,
     next_connection: u64,
@@ -440,6 +476,7 @@ impl ScriptedApi {
                 ..State::default()
             }),
             recorded: Condvar::new(),
+            released: Condvar::new(),
             stopping: AtomicBool::new(false),
             started: Instant::now(),
         });
@@ -470,6 +507,13 @@ impl ScriptedApi {
     /// Appends turns to the script (e.g. before typing a second prompt).
     pub fn push_turns(&self, turns: impl IntoIterator<Item = Turn>) {
         self.shared.lock().script.extend(turns);
+    }
+
+    /// Lets the oldest held turn that is not yet released be answered (see [`Turn::held`]). A
+    /// release made before the held request arrives applies to it when it does.
+    pub fn release(&self) {
+        self.shared.lock().holds_released += 1;
+        self.shared.released.notify_all();
     }
 
     /// How many scripted turns are still unplayed.
@@ -532,6 +576,7 @@ impl ScriptedApi {
 impl Drop for ScriptedApi {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.released.notify_all();
         // Wake the acceptor with a connection of our own, then close every client connection
         // so their threads see the end of their streams.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
@@ -551,6 +596,24 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until held turn `number` (1-based) is released, the server stops, or
+    /// [`HOLD_TIMEOUT`] passes.
+    fn wait_for_release(&self, number: usize) {
+        let deadline = Instant::now() + HOLD_TIMEOUT;
+        let mut state = self.lock();
+        while state.holds_released < number && !self.stopping.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            state = self
+                .released
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
     }
 
     fn record(&self, request: RecordedRequest) {
@@ -632,7 +695,7 @@ fn answer(request: &HttpRequest, writer: &mut TcpStream, shared: &Shared) -> io:
 
     // Decide the reply, take the turn and assign its ids under one lock, so concurrent calls
     // take distinct turns and ids.
-    let (reply, turn) = {
+    let (reply, turn, hold) = {
         let mut state = shared.lock();
         let (reply, turn) = match (request.method.as_str(), route) {
             ("POST", "/v1/messages") if body.is_null() => (
@@ -663,12 +726,22 @@ fn answer(request: &HttpRequest, writer: &mut TcpStream, shared: &Shared) -> io:
             reply: reply.clone(),
             received_after: shared.started.elapsed(),
         });
-        (reply, turn)
+        let hold = match &turn {
+            Some((t, _)) if t.held => {
+                state.holds_taken += 1;
+                Some(state.holds_taken)
+            }
+            _ => None,
+        };
+        (reply, turn, hold)
     };
     shared.recorded.notify_all();
 
     let keep = request.keep_alive;
     if let Some((turn, served)) = turn {
+        if let Some(number) = hold {
+            shared.wait_for_release(number);
+        }
         if !turn.delay.is_zero() {
             thread::sleep(turn.delay);
         }
