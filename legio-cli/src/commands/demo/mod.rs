@@ -22,6 +22,11 @@
 //! project's tmux server and removes the scratch directory, also on Ctrl-C (SIGINT, SIGTERM;
 //! a second one exits at once). With `--keep` only the watchdog is stopped.
 //!
+//! Modules: [`scratch`] (textkit, the tasks' features and the agents' plans), [`setup`] (the
+//! repository, `legio init`, configuration, tasks, the watchdog), [`procs`] (child processes
+//! and signals), [`fleet`] (watching the fleet, the kill), [`results`] (the figures and the
+//! checks), [`summary`] (the report) and [`cleanup`].
+//!
 //! Decisions: `--dir` is the global `-C/--dir` (an existing, empty directory; the demo removes
 //! only what it made there), as a second `--dir` cannot exist beside it; without it the demo
 //! uses a new directory under the system's temporary directory. The coordinator is the real
@@ -29,24 +34,23 @@
 //! a lead, as in a real fleet. The victim's plan is swapped for its resume plan before the
 //! kill: the stand-in for a model that reads its recovery prompt and picks up its work.
 
+mod cleanup;
 mod fleet;
 mod procs;
+mod results;
 mod scratch;
+mod setup;
 mod summary;
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use legio_core::domain::merge::MergeStatus;
-use legio_core::ports::{MailFilter, Multiplexer, SessionStore};
-use legio_core::{AgentState, Layout};
-use legio_tmux::{HeadlessConfig, HeadlessMultiplexer, TmuxConfig, TmuxMultiplexer};
+use legio_core::Layout;
 
 use self::procs::{Interrupt, Runner, Watchdog};
-use self::scratch::{Assignment, LEAD, LEAD_TASK};
-use self::summary::{AgentLine, Latency, MailTally, MergeLine, Merges, Summary, TestRun};
+use self::scratch::{Assignment, LEAD_TASK};
+use self::summary::Summary;
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::output::{BOLD, Printer, paint};
@@ -301,344 +305,4 @@ impl Demo {
         self.step(out, "the coordinator merged; checking the result");
         self.results(&layout, &*sessions, watched)
     }
-
-    /// The repository with textkit's first commit, a local identity and no git hooks of the
-    /// user's (a global `core.hooksPath` or signing must not break the agents' commits).
-    fn make_repository(&self) -> CliResult {
-        let repo = self.scratch.repo();
-        for dir in [
-            repo.join("lib"),
-            repo.join("tests"),
-            self.scratch.plans(),
-            self.scratch.no_hooks(),
-        ] {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        for (path, text) in scratch::program_files() {
-            let file = repo.join(path);
-            std::fs::write(&file, text)
-                .map_err(|e| CliError::failure(format!("cannot write {}: {e}", file.display())))?;
-            if !path.contains('/') {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))?;
-            }
-        }
-        let no_hooks = self.scratch.no_hooks().display().to_string();
-        let git = &self.runner;
-        git.git(&["init", "-q"])?;
-        git.git(&["symbolic-ref", "HEAD", "refs/heads/main"])?;
-        for (key, value) in [
-            ("user.name", "legio demo"),
-            ("user.email", "demo@legio.invalid"),
-            ("commit.gpgsign", "false"),
-            ("core.hooksPath", no_hooks.as_str()),
-        ] {
-            git.git(&["config", key, value])?;
-        }
-        git.git(&["add", "-A"])?;
-        git.git(&[
-            "commit",
-            "-q",
-            "-m",
-            "textkit: a tiny text tool, with tests",
-        ])?;
-        Ok(())
-    }
-
-    /// `.legio/config.local.yaml`: the sim-agent runtime with its plans and hook log, no
-    /// external trackers, the tests as the merge's quality gate, no AI merge tier, no stagger.
-    fn configure(&self) -> CliResult {
-        let quote = |p: &Path| serde_json::Value::String(p.display().to_string()).to_string();
-        let text = format!(
-            "# Written by legio demo.\n\
-             beads:\n  enabled: false\n\
-             mulch:\n  enabled: false\n\
-             agents:\n  staggerDelayMs: 0\n  maxAgentsPerLead: {builders}\n\
-             merge:\n  aiResolveEnabled: false\n  runQualityGates: true\n\
-             qualityGates:\n  test: \"sh test.sh\"\n\
-             watchdog:\n  tier0IntervalMs: {WATCH_INTERVAL_MS}\n  bootTimeoutMs: 60000\n\
-             runtime:\n  default: script\n  headless: {headless}\n  script:\n    \
-             command: [{legio}, \"sim-agent\", \"--plan-dir\", {plans}, \"--hook-log\", {times}]\n",
-            builders = self.jobs.len(),
-            headless = self.headless,
-            legio = quote(&self.runner.legio),
-            plans = quote(&self.scratch.plans()),
-            times = quote(&self.scratch.hook_times()),
-        );
-        let path = Layout::new(self.scratch.repo()).file("config.local.yaml");
-        std::fs::write(&path, text)
-            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))
-    }
-
-    /// The tasks and the agents' plans.
-    fn create_tasks(&self) -> CliResult {
-        let lead_title = format!("Grow textkit by {} commands", self.jobs.len());
-        self.runner.legio(&[
-            "--quiet",
-            "task",
-            "create",
-            &lead_title,
-            "--id",
-            LEAD_TASK,
-            "--description",
-            "Split into one builder per command; hand each branch on when its tests pass.",
-        ])?;
-        for a in &self.jobs {
-            let description = format!(
-                "Add `textkit {}` ({}) in {} with a test in tests/{}.sh; sh test.sh must pass.",
-                a.feature.name, a.feature.what, a.file, a.feature.name
-            );
-            self.runner.legio(&[
-                "--quiet",
-                "task",
-                "create",
-                &a.title(),
-                "--id",
-                &a.task,
-                "--parent",
-                LEAD_TASK,
-                "--description",
-                &description,
-            ])?;
-        }
-        let mut plans = vec![
-            (
-                "coordinator".to_owned(),
-                scratch::coordinator_plan(self.jobs.len()),
-            ),
-            (LEAD.to_owned(), scratch::lead_plan(&self.jobs)),
-        ];
-        plans.extend(
-            self.jobs
-                .iter()
-                .map(|a| (a.agent.clone(), scratch::builder_plan(a))),
-        );
-        for (agent, plan) in plans {
-            let path = self.scratch.plans().join(format!("{agent}.json"));
-            std::fs::write(&path, serde_json::to_string_pretty(&plan)?)
-                .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
-        }
-        Ok(())
-    }
-
-    /// Starts `legio watch` and waits until it runs.
-    fn start_watchdog(&mut self) -> CliResult {
-        let mut watchdog = self.runner.watchdog(WATCH_INTERVAL_MS)?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut said = Vec::new();
-        loop {
-            self.runner.interrupt.check()?;
-            if let Ok(line) = watchdog.lines.recv_timeout(Duration::from_millis(50)) {
-                if line.contains("Watchdog running") {
-                    break;
-                }
-                said.push(line);
-            }
-            if watchdog.exited().is_some() || Instant::now() >= deadline {
-                said.extend(watchdog.stop(Duration::from_secs(1)));
-                return Err(CliError::failure(format!(
-                    "the watchdog did not start: {}",
-                    said.join(" / ")
-                )));
-            }
-        }
-        self.watchdog = Some(watchdog);
-        Ok(())
-    }
-
-    /// The summary: agents, mail, merges, the recovery, hook latency and the merged tests.
-    fn results(
-        &self,
-        layout: &Layout,
-        sessions: &dyn SessionStore,
-        watched: fleet::Watched,
-    ) -> CliResult<Summary> {
-        let mut problems: Vec<String> = watched.unfinished.into_iter().collect();
-        let mut agents = Vec::new();
-        let mut rows = sessions.list()?;
-        rows.sort_by_key(|r| r.started_at);
-        for row in rows {
-            let landed = if row.capability.works_at_root() || row.branch_name.is_empty() {
-                None
-            } else {
-                Some(self.runner.git_ok(&[
-                    "merge-base",
-                    "--is-ancestor",
-                    &row.branch_name,
-                    "main",
-                ])?)
-            };
-            agents.push(AgentLine {
-                name: row.agent_name.to_string(),
-                capability: row.capability.to_string(),
-                state: row.state.to_string(),
-                parent: row.parent_agent.as_ref().map(ToString::to_string),
-                task: row.bead_id.clone(),
-                branch: row.branch_name.clone(),
-                landed,
-            });
-        }
-        for a in &self.jobs {
-            match agents.iter().find(|l| l.name == a.agent) {
-                Some(l) if l.landed == Some(true) => {}
-                Some(l) => problems.push(format!("{} ({}) did not land", l.branch, l.state)),
-                None => problems.push(format!("{} never started", a.agent)),
-            }
-        }
-        let messages = stores::mail(layout)?.list(&MailFilter::default())?;
-        let mut mail = MailTally {
-            total: messages.len(),
-            unread: messages.iter().filter(|m| !m.read).count(),
-            ..MailTally::default()
-        };
-        for m in &messages {
-            *mail.by_type.entry(m.mail_type.to_string()).or_default() += 1;
-        }
-        let mut merges = Merges {
-            target: "main".to_owned(),
-            ..Merges::default()
-        };
-        for e in stores::merge_queue(layout)?.list(None)? {
-            if e.status == MergeStatus::Merged {
-                let tier = e.resolved_tier.map_or("-".to_owned(), |t| t.to_string());
-                *merges.by_tier.entry(tier).or_default() += 1;
-            }
-            merges.entries.push(MergeLine {
-                branch: e.branch_name,
-                agent: e.agent_name,
-                status: e.status.to_string(),
-                tier: e.resolved_tier.map(|t| t.to_string()),
-                error: e.error_message,
-            });
-        }
-        let (passed, output) = self.runner.sh(&["test.sh"])?;
-        if !passed {
-            problems.push(format!("the tests fail on the merged main: {output}"));
-        }
-        let shared: Vec<&Assignment> = self.jobs.iter().filter(|a| a.shared).collect();
-        if let [first, second, ..] = shared[..] {
-            let branch = second.branch();
-            let tier = merges
-                .entries
-                .iter()
-                .find(|e| e.branch == branch)
-                .and_then(|e| e.tier.as_deref());
-            if tier != Some("auto-resolve") {
-                problems.push(format!(
-                    "{branch} adds to {} after {}, so its merge should have needed the mechanical tier (auto-resolve); it was {}",
-                    second.file,
-                    first.agent,
-                    tier.unwrap_or("not merged")
-                ));
-            }
-        }
-        match &watched.recovery {
-            Some(r) if r.recovered => {}
-            Some(r) => problems.push(format!(
-                "{} was killed but the watchdog did not restart it",
-                r.agent
-            )),
-            None => problems.push("no builder was killed (it never made its first commit)".into()),
-        }
-        let still_running = sessions
-            .list()?
-            .iter()
-            .filter(|r| r.state == AgentState::Zombie)
-            .count();
-        if still_running > 0 {
-            problems.push(format!("{still_running} agent(s) ended as zombie"));
-        }
-        Ok(Summary {
-            ok: problems.is_empty(),
-            dir: self.scratch.root.display().to_string(),
-            kept: self.keep,
-            multiplexer: if self.headless { "headless" } else { "tmux" }.to_owned(),
-            wall_time_ms: self.started.elapsed().as_millis() as u64,
-            agents,
-            mail,
-            merges,
-            recovery: watched.recovery,
-            hook_latency: Latency::read(&self.scratch.hook_times()),
-            tests: Some(TestRun { passed, output }),
-            problems,
-        })
-    }
-
-    /// Stops the watchdog; unless `--keep`, ends every agent and the tmux server and removes
-    /// the scratch directory. Returns what could not be cleaned.
-    fn teardown(&mut self, out: &mut Printer) -> Vec<String> {
-        let mut problems = Vec::new();
-        if let Some(w) = self.watchdog.take() {
-            w.stop(Duration::from_secs(10));
-        }
-        let repo = self.scratch.repo();
-        if self.keep {
-            let attach = if self.headless {
-                String::new()
-            } else {
-                format!(
-                    ", `tmux -L {} attach`",
-                    legio_tmux::socket_name(PROJECT, &repo)
-                )
-            };
-            self.step(
-                out,
-                format!(
-                    "kept {root}: look with `legio -C {repo} status`{attach}; end it with `legio -C {repo} stop --all && legio -C {repo} down`",
-                    root = self.scratch.root.display(),
-                    repo = repo.display()
-                ),
-            );
-            return problems;
-        }
-        self.step(
-            out,
-            "cleaning up: agents, sessions, worktrees, the scratch directory",
-        );
-        if Layout::new(&repo).legio_dir().is_dir() {
-            // A fresh runner: the interrupted one would refuse to run anything.
-            let runner = Runner {
-                interrupt: Interrupt::never(),
-                ..self.runner.clone()
-            };
-            for args in [["--quiet", "stop", "--all"], ["--quiet", "down", ""]] {
-                let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
-                if let Err(e) = runner.legio(&args) {
-                    problems.push(e.message);
-                }
-            }
-            problems.extend(end_leftovers(&repo, self.tmux_installed));
-        }
-        if let Err(e) = self.scratch.remove() {
-            problems.push(format!(
-                "cannot remove {}: {e}",
-                self.scratch.root.display()
-            ));
-        }
-        problems
-    }
-}
-
-/// Ends any session `legio stop` missed (one started while the demo was interrupted) and the
-/// project's tmux server.
-fn end_leftovers(repo: &Path, tmux_installed: bool) -> Vec<String> {
-    let mut problems = Vec::new();
-    let layout = Layout::new(repo);
-    let headless = HeadlessMultiplexer::for_project(&layout, HeadlessConfig::default());
-    let tmux = tmux_installed.then(|| TmuxMultiplexer::new(PROJECT, repo, TmuxConfig::default()));
-    let mut muxes: Vec<&dyn Multiplexer> = vec![&headless];
-    if let Some(t) = &tmux {
-        muxes.push(t);
-    }
-    for mux in muxes {
-        for session in mux.list().unwrap_or_default() {
-            if let Err(e) = mux.kill(&session.name) {
-                problems.push(format!("cannot end the session {}: {e}", session.name));
-            }
-        }
-    }
-    if let Some(Err(e)) = tmux.map(|t| t.kill_server()) {
-        problems.push(format!("cannot stop the project's tmux server: {e}"));
-    }
-    problems
 }

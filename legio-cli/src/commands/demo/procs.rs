@@ -78,8 +78,7 @@ impl Interrupt {
     }
 }
 
-/// The error of an interrupted demo (exit 130 is the shell's convention for SIGINT; our exit
-/// codes are 1 and 2, so it is a failure).
+/// The error of an interrupted demo (a failure: exit status 1).
 pub fn interrupted() -> CliError {
     CliError::failure("interrupted: the demo stopped and cleaned up")
 }
