@@ -283,13 +283,20 @@ fn unfinished(rows: &[AgentSession]) -> String {
     )
 }
 
-/// Kills an agent's process at once (SIGKILL), as a crash would.
+/// Kills an agent's process at once (SIGKILL), as a crash would: through a pidfd after
+/// checking it is still the process the session recorded where `/proc` exists, directly
+/// elsewhere.
 fn kill(pid: u32) -> CliResult {
-    let gone = || CliError::failure(format!("cannot kill pid {pid}: it is not running"));
-    let target = legio_tmux::proctree::stat(pid).ok_or_else(gone)?;
-    if legio_tmux::proctree::signal_if_same(target, rustix::process::Signal::KILL) {
+    use rustix::process::{Pid, Signal, kill_process};
+    let delivered = match legio_tmux::proctree::stat(pid) {
+        Some(target) => legio_tmux::proctree::signal_if_same(target, Signal::KILL),
+        None => Pid::from_raw(pid as i32).is_some_and(|p| kill_process(p, Signal::KILL).is_ok()),
+    };
+    if delivered {
         Ok(())
     } else {
-        Err(gone())
+        Err(CliError::failure(format!(
+            "cannot kill pid {pid}: it is not running"
+        )))
     }
 }
