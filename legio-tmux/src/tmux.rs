@@ -3,17 +3,17 @@
 //! How it talks to tmux, and why:
 //! - **One private server per project**, `tmux -L legio-<project>-<hash of root>`, started with
 //!   `-f /dev/null` so neither the user's own server nor their `~/.tmux.conf` is involved.
-//! - **Plain `std::process::Command`**, not `tmux_interface`: its `new-session` builder takes one
-//!   shell-command string (no argv), it has no `--` for `send-keys -l`, it does not escape
-//!   tmux's `;` separator, its `output()` inherits stdin and returns `Ok` when tmux failed.
-//!   [`Call`] is the few lines that do those things right, and every call checks the exit
-//!   status and classifies tmux's message (`no server`, `can't find session`, `duplicate`).
+//! - **Commands built with `tmux_interface`, run by us**: [`commands`] builds each tmux command
+//!   with the crate's typed builders; [`cmd`] puts them on the socket, runs the client itself
+//!   (stdin closed, output captured), checks the exit status and classifies tmux's message
+//!   (`no server`, `can't find session`, `duplicate`). The crate's own runners are not used:
+//!   they inherit stdin and report success when tmux failed.
 //! - **Argv, never a shell string**: `new-session ... -- <argv>` with two or more arguments
 //!   makes tmux exec the program directly (verified with tmux 3.3a; the pane pid *is* the
 //!   agent). A one-word argv would go through `sh -c`, so it is run as
 //!   `sh -c 'exec "$0"' <program>`, a constant script.
-//! - **Escaping**: tmux reads an argument ending in `;` as a command separator, so every
-//!   argument's final `;` is sent as `\;`. The working directory is given as the client's
+//! - **Escaping**: tmux reads an argument ending in `;` as a command separator, so [`cmd`]
+//!   sends every argument's final `;` as `\;`. The working directory is given as the client's
 //!   own cwd and not with `-c`, because tmux format-expands `-c` (`#(cmd)` in a path would
 //!   run `cmd`).
 //! - **Environment**: the server starts from the [`BaseEnv`]; `SessionSpec::env` goes in as
@@ -25,21 +25,18 @@
 //!   it), so no call races a server on its way out.
 //! - **Terminal log**: `pipe-pane -o 'exec cat >> #{q:@legio_log}'`, the path stored in a pane
 //!   option and shell-quoted by tmux itself, set up in the same call as `new-session` so no
-//!   output is missed.
+//!   output is missed. A log path that is not UTF-8 is refused: tmux arguments are text.
 //! - **Typing**: `send-keys -l --` in pieces of at most 8 KiB (tmux refuses commands over
 //!   16 KiB), then Enter in a separate call after a short pause: Claude Code takes a burst of
 //!   text that ends in Enter as a paste and would not submit it.
-//!
 //! - **Every client runs with `-u`**: a client without a UTF-8 locale in its environment
 //!   prints tabs and non-ASCII characters of formats as `_` (seen with tmux 3.3a and an empty
 //!   environment), which would garble listings and captures.
 //!
 //! Requires tmux 3.2 or newer (`new-session -e`, the `q:` format modifier).
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use legio_core::names::tmux_safe;
@@ -48,11 +45,14 @@ use legio_core::ports::{Multiplexer, MuxError, MuxSession, SessionSpec};
 use crate::env::BaseEnv;
 use crate::{proctree, spec, text};
 
+use cmd::{Call, CallError, Client};
+use commands::{pane_target, session_target};
+
+mod cmd;
+mod commands;
+
 /// The largest piece of text typed with one `send-keys` (tmux refuses commands over 16 KiB).
 const MAX_KEYS_CHUNK: usize = 8 * 1024;
-
-/// The pane option holding the terminal log path, read back by the pipe-pane command.
-const LOG_OPTION: &str = "@legio_log";
 
 /// How a [`TmuxMultiplexer`] behaves.
 #[derive(Debug, Clone)]
@@ -122,16 +122,14 @@ impl TmuxMultiplexer {
     /// Ends the project's tmux server and every session on it, and removes its socket file
     /// (tmux 3.3a leaves it behind). No server is not an error.
     pub fn kill_server(&self) -> Result<(), MuxError> {
-        let fail = |e: CallError| e.into_mux(&self.config.program, "", "stop the tmux server");
-        let socket = match self.run(
-            &Call::new("display-message").arg("-p").arg("#{socket_path}"),
-            None,
-        ) {
+        let client = self.client();
+        let fail = |e: CallError| e.into_mux(client.program, "", "stop the tmux server");
+        let socket = match client.run(&Call::new(commands::print_format(None, "#{socket_path}"))) {
             Ok(out) => PathBuf::from(out.trim()),
             Err(CallError::NoServer) => return Ok(()),
             Err(e) => return Err(fail(e)),
         };
-        match self.run(&Call::new("kill-server"), None) {
+        match client.run(&Call::new(commands::kill_server())) {
             Ok(_) | Err(CallError::NoServer) => {}
             Err(e) => return Err(fail(e)),
         }
@@ -145,180 +143,17 @@ impl TmuxMultiplexer {
         }
     }
 
-    fn run(&self, call: &Call, cwd: Option<&Path>) -> Result<String, CallError> {
-        self.run_in(call, cwd, None)
-    }
-
-    /// [`Self::run`] with the client's `PATH` set to `path`: tmux gives a new session the
-    /// `PATH` of the client that creates it, whatever `-e PATH=...` says (tmux 3.3a).
-    fn run_in(
-        &self,
-        call: &Call,
-        cwd: Option<&Path>,
-        path: Option<&str>,
-    ) -> Result<String, CallError> {
-        let mut cmd = Command::new(&self.config.program);
-        self.config.base_env.apply(&mut cmd);
-        if let Some(path) = path {
-            cmd.env("PATH", path);
-        }
-        // -u: without a UTF-8 locale in its environment the client would print every tab and
-        // non-ASCII character of a format or a capture as `_`.
-        cmd.arg("-u")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("-f")
-            .arg("/dev/null")
-            .args(&call.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(dir) = cwd {
-            cmd.current_dir(dir);
-        }
-        let out = cmd.output().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound && cwd.is_none_or(Path::is_dir) {
-                CallError::NotInstalled
-            } else {
-                CallError::Io(e)
-            }
-        })?;
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-        Err(CallError::classify(&String::from_utf8_lossy(&out.stderr)))
-    }
-
-    /// Runs `call` aimed at session `name`, turning tmux's failures into [`MuxError`]s.
-    fn run_on(&self, name: &str, call: &Call, operation: &str) -> Result<String, MuxError> {
-        self.run(call, None)
-            .map_err(|e| e.into_mux(&self.config.program, name, operation))
-    }
-}
-
-/// One tmux client invocation: commands separated by `;`, every argument escaped.
-#[derive(Debug, Clone, Default)]
-struct Call {
-    args: Vec<OsString>,
-}
-
-impl Call {
-    fn new(command: &str) -> Self {
-        Self {
-            args: vec![command.into()],
-        }
-    }
-
-    /// Starts the next command of the same invocation.
-    fn then(mut self, command: &str) -> Self {
-        self.args.push(";".into());
-        self.args.push(command.into());
-        self
-    }
-
-    /// An argument, with a final `;` escaped so tmux does not read it as a separator.
-    fn arg(mut self, value: impl AsRef<OsStr>) -> Self {
-        self.args.push(escape_separator(value.as_ref()));
-        self
-    }
-
-    /// `-t <target>`.
-    fn target(self, target: &str) -> Self {
-        self.arg("-t").arg(target)
-    }
-}
-
-/// `=name` names exactly that session (tmux otherwise accepts a prefix or a pattern).
-fn session_target(name: &str) -> String {
-    format!("={name}")
-}
-
-/// The active pane of exactly session `name`.
-fn pane_target(name: &str) -> String {
-    format!("={name}:")
-}
-
-/// tmux turns an argument's final `;` into a command separator and a final `\;` into `;`:
-/// so a final `;` is sent as `\;` (and a final `\;` as `\\;`, which tmux turns into `\;`).
-fn escape_separator(value: &OsStr) -> OsString {
-    let bytes = value.as_bytes();
-    match bytes.split_last() {
-        Some((b';', head)) => {
-            let mut out = head.to_vec();
-            out.extend_from_slice(b"\\;");
-            OsString::from_vec(out)
-        }
-        _ => value.to_owned(),
-    }
-}
-
-/// The argv that makes tmux exec the program directly (see the module docs).
-fn exec_argv(argv: &[String]) -> Vec<&str> {
-    match argv {
-        [only] => vec!["sh", "-c", "exec \"$0\"", only.as_str()],
-        all => all.iter().map(String::as_str).collect(),
-    }
-}
-
-/// What went wrong with a tmux call.
-#[derive(Debug)]
-enum CallError {
-    NotInstalled,
-    NoServer,
-    NoSession,
-    Duplicate,
-    TooLong,
-    Failed(String),
-    Io(std::io::Error),
-}
-
-impl CallError {
-    fn classify(stderr: &str) -> Self {
-        let message = stderr.trim();
-        if message.starts_with("no server running") || message.starts_with("error connecting to") {
-            Self::NoServer
-        } else if message.contains("can't find session")
-            || message.contains("can't find pane")
-            || message.contains("can't find window")
-            // A server left without sessions (it is about to exit) says this for any target.
-            || message.starts_with("no current target")
-        {
-            Self::NoSession
-        } else if message.starts_with("duplicate session") {
-            Self::Duplicate
-        } else if message.contains("command too long") {
-            Self::TooLong
-        } else {
-            Self::Failed(message.to_owned())
-        }
-    }
-
-    fn into_mux(self, program: &Path, name: &str, operation: &str) -> MuxError {
-        match self {
-            Self::NotInstalled => MuxError::NotInstalled {
-                program: program.display().to_string(),
-            },
-            Self::NoServer | Self::NoSession => MuxError::NoSuchSession(name.to_owned()),
-            Self::Duplicate => MuxError::AlreadyExists(name.to_owned()),
-            Self::TooLong => MuxError::InvalidSpec {
-                name: name.to_owned(),
-                problem: "the command is longer than tmux accepts (16 KiB); pass long text \
-                          through a file"
-                    .into(),
-            },
-            Self::Failed(detail) => MuxError::Failed {
-                operation: format!("{operation} (tmux session {name:?})"),
-                detail,
-            },
-            Self::Io(source) => MuxError::Io {
-                operation: format!("{operation}: running {}", program.display()),
-                source,
-            },
+    /// How this multiplexer's tmux clients run.
+    fn client(&self) -> Client<'_> {
+        Client {
+            program: &self.config.program,
+            socket: &self.socket,
+            base_env: &self.config.base_env,
         }
     }
 }
 
-/// Reads `list-panes` lines of [`PANE_FORMAT`], first pane per session. The name comes last
+/// Reads `list-panes` lines of [`commands::PANE_FORMAT`], first pane per session. The name comes last
 /// so that whatever it contains cannot shift the other fields.
 fn parse_panes(out: &str) -> Vec<MuxSession> {
     let mut sessions: Vec<MuxSession> = Vec::new();
@@ -350,9 +185,6 @@ fn parse_panes(out: &str) -> Vec<MuxSession> {
     sessions
 }
 
-const PANE_FORMAT: &str =
-    "#{pane_pid}|#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}|#{session_name}";
-
 /// Drops trailing blank lines and trailing spaces, then keeps the last `lines` lines.
 fn tail_of_screen(screen: &str, lines: usize) -> String {
     let trimmed: Vec<&str> = screen.lines().map(str::trim_end).collect();
@@ -372,6 +204,11 @@ impl Multiplexer for TmuxMultiplexer {
     fn create(&self, spec: &SessionSpec) -> Result<MuxSession, MuxError> {
         spec::check(spec)?;
         let name = spec.name.as_str();
+        let log = spec
+            .log_path
+            .as_deref()
+            .map(|log| log_path_text(name, log))
+            .transpose()?;
         if let Some(dir) = spec.log_path.as_deref().and_then(Path::parent) {
             std::fs::create_dir_all(dir).map_err(|source| MuxError::Io {
                 operation: format!("create the log directory {}", dir.display()),
@@ -381,49 +218,21 @@ impl Multiplexer for TmuxMultiplexer {
         // The server outlives its last session (`kill_server` ends it): a server exiting as
         // the last agent is killed would fail the next legio call with "server exited
         // unexpectedly".
-        let mut call = Call::new("set-option")
-            .arg("-g")
-            .arg("remain-on-exit")
-            .arg("on")
-            .then("set-option")
-            .arg("-s")
-            .arg("exit-empty")
-            .arg("off");
+        let mut call = Call::new(commands::keep_exited_panes()).then(commands::keep_empty_server());
         for var in &spec.env_remove {
-            call = call.then("set-environment").arg("-g").arg("-u").arg(var);
+            call = call.then(commands::unset_global_env(var));
         }
-        let (width, height) = self.config.size;
-        call = call
-            .then("new-session")
-            .arg("-d")
-            .arg("-P")
-            .arg("-F")
-            .arg("#{pane_pid}")
-            .arg("-s")
-            .arg(name)
-            .arg("-x")
-            .arg(width.to_string())
-            .arg("-y")
-            .arg(height.to_string());
-        for (key, value) in &spec.env {
-            call = call.arg("-e").arg(format!("{key}={value}"));
-        }
-        call = call.arg("--");
-        for word in exec_argv(&spec.argv) {
-            call = call.arg(word);
-        }
-        if let Some(log) = &spec.log_path {
-            let pane = pane_target(name);
+        call = call.then(commands::new_session(
+            name,
+            self.config.size,
+            &spec.env,
+            &exec_argv(&spec.argv),
+        ));
+        let pane = pane_target(name);
+        if let Some(log) = log {
             call = call
-                .then("set-option")
-                .arg("-p")
-                .target(&pane)
-                .arg(LOG_OPTION)
-                .arg(log)
-                .then("pipe-pane")
-                .arg("-o")
-                .target(&pane)
-                .arg(format!("exec cat >> #{{q:{LOG_OPTION}}}"));
+                .then(commands::set_log_path(&pane, log))
+                .then(commands::pipe_to_log(&pane));
         }
         let path = spec
             .env
@@ -431,9 +240,10 @@ impl Multiplexer for TmuxMultiplexer {
             .rev()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str());
-        let out = self
+        let client = self.client();
+        let out = client
             .run_in(&call, Some(&spec.cwd), path)
-            .map_err(|e| e.into_mux(&self.config.program, name, "create the session"))?;
+            .map_err(|e| e.into_mux(client.program, name, "create the session"))?;
         let pid = out
             .lines()
             .find_map(|l| l.trim().parse::<u32>().ok())
@@ -450,71 +260,55 @@ impl Multiplexer for TmuxMultiplexer {
     }
 
     fn list(&self) -> Result<Vec<MuxSession>, MuxError> {
-        let call = Call::new("list-panes").arg("-a").arg("-F").arg(PANE_FORMAT);
-        match self.run(&call, None) {
+        let client = self.client();
+        match client.run(&Call::new(commands::list_all_panes())) {
             Ok(out) => Ok(parse_panes(&out)),
             // No server, or a server without sessions.
             Err(CallError::NoServer | CallError::NoSession) => Ok(Vec::new()),
-            Err(e) => Err(e.into_mux(&self.config.program, "", "list sessions")),
+            Err(e) => Err(e.into_mux(client.program, "", "list sessions")),
         }
     }
 
     fn get(&self, name: &str) -> Result<Option<MuxSession>, MuxError> {
-        let call = Call::new("list-panes")
-            .arg("-s")
-            .target(&session_target(name))
-            .arg("-F")
-            .arg(PANE_FORMAT);
-        match self.run(&call, None) {
+        let client = self.client();
+        let target = session_target(name);
+        match client.run(&Call::new(commands::list_session_panes(&target))) {
             Ok(out) => Ok(parse_panes(&out).into_iter().find(|s| s.name == name)),
             Err(CallError::NoServer | CallError::NoSession) => Ok(None),
-            Err(e) => Err(e.into_mux(&self.config.program, name, "look up the session")),
+            Err(e) => Err(e.into_mux(client.program, name, "look up the session")),
         }
     }
 
     fn send_text(&self, name: &str, text: &str) -> Result<(), MuxError> {
+        let client = self.client();
         let line = text::one_line(text);
         let pane = pane_target(name);
         let mut pieces = text::chunks(&line, MAX_KEYS_CHUNK).into_iter();
         // The first call checks the pane still runs; a dead pane would drop the keys silently.
-        let mut first = Call::new("display-message")
-            .arg("-p")
-            .target(&pane)
-            .arg("#{pane_dead}");
+        let mut first = Call::new(commands::print_format(Some(&pane), "#{pane_dead}"));
         if let Some(piece) = pieces.next() {
-            first = first
-                .then("send-keys")
-                .target(&pane)
-                .arg("-l")
-                .arg("--")
-                .arg(piece);
+            first = first.then(commands::type_literally(&pane, piece));
         }
-        let out = self.run_on(name, &first, "type into the session")?;
+        let out = client.run_on(name, &first, "type into the session")?;
         if out.trim() == "1" {
             return Err(MuxError::NotRunning(name.to_owned()));
         }
         for piece in pieces {
-            let call = Call::new("send-keys")
-                .target(&pane)
-                .arg("-l")
-                .arg("--")
-                .arg(piece);
-            self.run_on(name, &call, "type into the session")?;
+            let call = Call::new(commands::type_literally(&pane, piece));
+            client.run_on(name, &call, "type into the session")?;
         }
         std::thread::sleep(self.config.enter_delay);
-        let enter = Call::new("send-keys").target(&pane).arg("Enter");
-        self.run_on(name, &enter, "press Enter in the session")?;
+        let enter = Call::new(commands::press_enter(&pane));
+        client.run_on(name, &enter, "press Enter in the session")?;
         Ok(())
     }
 
     fn capture(&self, name: &str, lines: usize) -> Result<String, MuxError> {
-        let call = Call::new("capture-pane")
-            .arg("-p")
-            .arg("-J")
-            .target(&pane_target(name))
-            .arg("-S")
-            .arg(format!("-{lines}"));
-        let screen = self.run_on(name, &call, "capture the session's screen")?;
+        let pane = pane_target(name);
+        let call = Call::new(commands::capture(&pane, lines));
+        let screen = self
+            .client()
+            .run_on(name, &call, "capture the session's screen")?;
         Ok(tail_of_screen(&screen, lines))
     }
 
@@ -525,12 +319,32 @@ impl Multiplexer for TmuxMultiplexer {
         if let Some(pid) = session.pid {
             proctree::terminate(pid, None, self.config.kill_grace);
         }
-        let call = Call::new("kill-session").target(&session_target(name));
-        match self.run(&call, None) {
+        let client = self.client();
+        let target = session_target(name);
+        match client.run(&Call::new(commands::kill_session(&target))) {
             Ok(_) | Err(CallError::NoServer | CallError::NoSession) => Ok(()),
-            Err(e) => Err(e.into_mux(&self.config.program, name, "kill the session")),
+            Err(e) => Err(e.into_mux(client.program, name, "kill the session")),
         }
     }
+}
+
+/// The argv that makes tmux exec the program directly (see the module docs).
+fn exec_argv(argv: &[String]) -> Vec<&str> {
+    match argv {
+        [only] => vec!["sh", "-c", "exec \"$0\"", only.as_str()],
+        all => all.iter().map(String::as_str).collect(),
+    }
+}
+
+/// The log path as text: tmux takes only UTF-8 arguments (and `tmux_interface` only `str`).
+fn log_path_text<'a>(name: &str, log: &'a Path) -> Result<&'a str, MuxError> {
+    log.to_str().ok_or_else(|| MuxError::InvalidSpec {
+        name: name.to_owned(),
+        problem: format!(
+            "the log path {} is not valid UTF-8, which tmux cannot take; choose a UTF-8 path",
+            log.display()
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -554,25 +368,6 @@ mod tests {
     }
 
     #[test]
-    fn a_final_semicolon_is_escaped_and_nothing_else_changes() {
-        let cases = [
-            ("hello;", "hello\\;"),
-            ("a\\;", "a\\\\;"),
-            (";", "\\;"),
-            ("mid;dle", "mid;dle"),
-            ("-x", "-x"),
-            ("", ""),
-        ];
-        for (input, want) in cases {
-            assert_eq!(
-                escape_separator(OsStr::new(input)),
-                OsStr::new(want),
-                "{input}"
-            );
-        }
-    }
-
-    #[test]
     fn a_single_word_command_is_still_executed_without_interpretation() {
         assert_eq!(
             exec_argv(&["my prog;$x".into()]),
@@ -582,32 +377,20 @@ mod tests {
     }
 
     #[test]
-    fn tmux_messages_are_classified() {
-        assert!(matches!(
-            CallError::classify("no server running on /tmp/tmux-0/x\n"),
-            CallError::NoServer
-        ));
-        assert!(matches!(
-            CallError::classify("error connecting to /tmp/tmux-0/x (No such file or directory)"),
-            CallError::NoServer
-        ));
-        assert!(matches!(
-            CallError::classify("can't find session: legio-p-a"),
-            CallError::NoSession
-        ));
-        assert!(matches!(
-            CallError::classify("no current target"),
-            CallError::NoSession
-        ));
-        assert!(matches!(
-            CallError::classify("duplicate session: a"),
-            CallError::Duplicate
-        ));
-        assert!(matches!(
-            CallError::classify("command too long"),
-            CallError::TooLong
-        ));
-        assert!(matches!(CallError::classify("weird"), CallError::Failed(m) if m == "weird"));
+    fn a_log_path_that_is_not_text_is_refused_with_the_reason() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/log\xff/output.log"));
+        let err = log_path_text("legio-p-a", bad).unwrap_err();
+        assert!(
+            matches!(&err, MuxError::InvalidSpec { name, problem }
+                if name == "legio-p-a" && problem.contains("not valid UTF-8")),
+            "{err:?}"
+        );
+        let good = Path::new("/tmp/a b/output.log");
+        assert_eq!(
+            log_path_text("legio-p-a", good).unwrap(),
+            "/tmp/a b/output.log"
+        );
     }
 
     #[test]

@@ -1,37 +1,77 @@
-//! Speed of what runs on every tool call (redaction, the tool-argument filter) and of reading
-//! a large transcript. Benchmarks, not timed tests: they print figures and check only that the
-//! work was done right. Run them with
+//! Speed of what runs on every tool call in process (the PreToolUse guard decision,
+//! redaction, the tool-argument filter) and of reading a large transcript. It prints medians
+//! and checks only that the work was done right (no pass/fail on time). Run:
 //!
 //! ```text
-//! cargo test --release -p legio-core --test hot_path_speed -- --ignored --nocapture
+//! cargo bench -p legio-core --bench hot_path
 //! ```
 
-// Helpers of tests: a failed unwrap is a failed test.
+// A benchmark: a failed unwrap is a loud failure, which is right here.
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::io::Write;
 use std::time::Instant;
 
+use legio_core::Capability;
 use legio_core::costs::{LastLine, UsageLedger, read_usage_file};
+use legio_core::guard::{Decision, GuardPolicy, decide};
 use legio_core::redact::redact;
 use legio_core::toolfilter::filter_tool_args;
 
-/// Best of five rounds, to see through the noise of a shared machine.
-fn per_call(label: &str, iterations: u32, mut f: impl FnMut()) {
-    let mut best = u128::MAX;
-    for _ in 0..5 {
-        let start = Instant::now();
-        for _ in 0..iterations {
-            f();
-        }
-        best = best.min(start.elapsed().as_nanos() / u128::from(iterations));
-    }
-    println!("{label:<48} {best:>8} ns/call (best of 5)");
+fn main() {
+    guard_speed();
+    redaction_and_filter_speed();
+    large_transcript_read_speed();
 }
 
-#[test]
-#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
+/// The median of eleven rounds (a shared machine is noisy), per call.
+fn per_call(label: &str, iterations: u32, mut f: impl FnMut()) {
+    let mut rounds: Vec<u128> = (0..11)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                f();
+            }
+            start.elapsed().as_nanos() / u128::from(iterations)
+        })
+        .collect();
+    rounds.sort_unstable();
+    println!("{label:<48} {:>8} ns/call (median of 11)", rounds[5]);
+}
+
+/// The PreToolUse decision for a builder, on an ordinary command, a bypass attempt hidden in
+/// a `sh -c` string, and a Write.
+fn guard_speed() {
+    let policy = GuardPolicy::new(Capability::Builder)
+        .with_agent("builder-1".parse().ok())
+        .with_worktree(Some("/repo/.legio/worktrees/builder-1".into()))
+        .with_project_root(Some("/repo".into()))
+        .with_home(Some("/home/dev".into()));
+    let test = serde_json::json!({"command": "cd /repo/.legio/worktrees/builder-1 && cargo test -p legio-core 2>&1 | tail -40"});
+    let bypass = serde_json::json!({"command": "git status; sh -c 'env FOO=1 /usr/bin/git -C . push origin HEAD'"});
+    let write = serde_json::json!({"file_path": "/repo/.legio/worktrees/builder-1/src/lib.rs", "content": "fn main() {}\n"});
+    assert_eq!(decide(&policy, "Bash", &test), Decision::Allow);
+    assert!(matches!(
+        decide(&policy, "Bash", &bypass),
+        Decision::Deny { .. }
+    ));
+    assert_eq!(decide(&policy, "Write", &write), Decision::Allow);
+    per_call("guard: Bash, cargo test in the worktree", 20_000, || {
+        black_box(decide(&policy, "Bash", black_box(&test)));
+    });
+    per_call(
+        "guard: Bash, git push inside sh -c (denied)",
+        20_000,
+        || {
+            black_box(decide(&policy, "Bash", black_box(&bypass)));
+        },
+    );
+    per_call("guard: Write inside the worktree", 20_000, || {
+        black_box(decide(&policy, "Write", black_box(&write)));
+    });
+}
+
 fn redaction_and_filter_speed() {
     let clean = "cd /home/dev/project && cargo test -p legio-core --test transcripts -- --nocapture 2>&1 | tail -40";
     let secret =
@@ -57,8 +97,6 @@ fn redaction_and_filter_speed() {
     });
 }
 
-#[test]
-#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn large_transcript_read_speed() {
     let fixture = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
