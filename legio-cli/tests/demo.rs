@@ -308,8 +308,8 @@ fn a_kept_demo_holds_the_merged_program() {
     sandbox.assert_nothing_left();
 }
 
-/// Ctrl-C while the fleet works: the demo stops, ends every agent and the tmux server, and
-/// removes its scratch directory.
+/// Ctrl-C while the fleet works (twice): the demo stops, ends every agent and the tmux
+/// server, and removes its scratch directory.
 #[test]
 fn ctrl_c_mid_run_leaves_nothing_behind() {
     let sandbox = Sandbox::new();
@@ -324,8 +324,12 @@ fn ctrl_c_mid_run_leaves_nothing_behind() {
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         seen.push(line.clone());
         // The fleet is up: a builder has started in tmux.
+        // Twice, as `timeout` does (its child, then its process group): the second signal
+        // must not cut the cleanup short.
         if line.contains("builder-1 (builder, by lead) started") {
             let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+            rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
             rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
         }
     }

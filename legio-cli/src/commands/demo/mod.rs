@@ -20,7 +20,7 @@
 //! change to the shared file merged by the mechanical tier, the killed builder restarted, no
 //! agent left a zombie). Unless `--keep`, it ends every agent, the watchdog and the
 //! project's tmux server and removes the scratch directory, also on Ctrl-C (SIGINT, SIGTERM;
-//! a second one exits at once). With `--keep` only the watchdog is stopped.
+//! more signals do not cut the cleanup short). With `--keep` only the watchdog is stopped.
 //!
 //! Modules: [`scratch`] (textkit, the tasks' features and the agents' plans), [`setup`] (the
 //! repository, `legio init`, configuration, tasks, the watchdog), [`procs`] (child processes

@@ -30,7 +30,9 @@ const AGENT_VARIABLES: [&str; 6] = [
 /// How long one `legio` or `git` step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Set by SIGINT or SIGTERM; a second signal ends the process at once.
+/// Set by SIGINT or SIGTERM. Further signals change nothing: the cleanup always runs (each of
+/// its steps has a time limit), because a second signal often comes without anyone asking for
+/// it (`timeout` signals its child and then its whole process group).
 #[derive(Debug, Clone)]
 pub struct Interrupt(Arc<AtomicBool>);
 
@@ -40,9 +42,7 @@ impl Interrupt {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let flag = Arc::new(AtomicBool::new(false));
         for signal in [SIGINT, SIGTERM] {
-            // The second signal (flag already set) exits with 130 without cleaning up.
-            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))
-                .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&flag)))
+            signal_hook::flag::register(signal, Arc::clone(&flag))
                 .map_err(|e| CliError::failure(format!("cannot handle SIGINT and SIGTERM: {e}")))?;
         }
         Ok(Self(flag))
