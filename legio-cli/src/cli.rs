@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    agents, clean, completions, costs, dashboard, doctor, errors, feed, group, guard, hook, hooks,
-    init, inspect, logs, mail, merge, metrics, nudge, prime, replay, root_agents, run, sim_agent,
-    sling, spec, status, stop, task, trace, up, watch, worktree,
+    agents, clean, completions, costs, dashboard, demo, doctor, errors, feed, group, guard, hook,
+    hooks, init, inspect, logs, mail, merge, metrics, nudge, prime, replay, root_agents, run,
+    sim_agent, sling, spec, status, stop, task, trace, up, watch, worktree,
 };
 
 /// legio: a fleet of coding agents working on one repository.
@@ -43,6 +43,8 @@ pub struct Cli {
 pub enum Command {
     /// Set up `.legio/` in the current git repository.
     Init(init::InitArgs),
+    /// Watch a whole fleet work on a scratch repository, end to end (no API key needed).
+    Demo(demo::DemoArgs),
     /// Initialise if needed and start the coordinator.
     Up(up::UpArgs),
     /// Stop the root agents (coordinator, supervisors, monitor, gateway).

@@ -18,6 +18,8 @@ pub struct Ctx<'a> {
     pub env: &'a Env,
     /// Where legio was started (or `-C DIR`).
     pub cwd: PathBuf,
+    /// Whether `-C DIR` / `--dir DIR` was given.
+    pub dir_given: bool,
     /// The clock.
     pub clock: CliClock,
 }
@@ -35,6 +37,7 @@ impl Clock for CliClock {
 impl<'a> Ctx<'a> {
     /// A context rooted at `dir` (default: the current directory).
     pub fn new(env: &'a Env, dir: Option<PathBuf>) -> CliResult<Self> {
+        let dir_given = dir.is_some();
         let cwd = match dir {
             Some(d) => d,
             None => std::env::current_dir().map_err(|e| {
@@ -53,6 +56,7 @@ impl<'a> Ctx<'a> {
         Ok(Self {
             env,
             cwd,
+            dir_given,
             clock: CliClock(fixed),
         })
     }

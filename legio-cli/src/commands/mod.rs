@@ -5,6 +5,7 @@ pub mod clean;
 pub mod completions;
 pub mod costs;
 pub mod dashboard;
+pub mod demo;
 pub mod doctor;
 pub mod errors;
 pub mod feed;
@@ -51,6 +52,7 @@ pub fn run(command: Command, ctx: &mut Ctx<'_>, out: &mut Printer) -> CliResult 
             Ok(())
         }
         Command::Init(args) => init::run(&args, ctx, out),
+        Command::Demo(args) => demo::run(&args, ctx, out),
         Command::Task(cmd) => task::run(cmd, ctx, out),
         Command::Mail(cmd) => mail::run(cmd, ctx, out),
         Command::Merge(args) => merge::run(&args, ctx, out),

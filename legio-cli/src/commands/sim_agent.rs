@@ -21,7 +21,9 @@
 //! The plan is JSON: `{"steps": [...], "then": "wait" | "exit"}`; with `--plan-dir` it is
 //! `<dir>/<agent>.json`, else `<dir>/default.json`. Strings may use `${AGENT}`, `${TASK}`,
 //! `${BRANCH}` and `${PARENT}`, read from `legio agents discover`. It logs what it does on
-//! stdout (the session's screen or log).
+//! stdout (the session's screen or log). With `--hook-log DIR` it also appends one JSON line
+//! per hook command it ran (`{"agent", "event", "ms"}`, the command's wall time) to
+//! `DIR/<agent>.jsonl`: the demo's hook latency figures.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write as _};
@@ -47,6 +49,9 @@ pub struct SimAgentArgs {
     /// A directory of plans: `<agent>.json`, else `default.json`.
     #[arg(long)]
     pub plan_dir: Option<PathBuf>,
+    /// Append each hook command's wall time to `<DIR>/<agent>.jsonl`.
+    #[arg(long, value_name = "DIR")]
+    pub hook_log: Option<PathBuf>,
 }
 
 /// What the agent does.
@@ -98,10 +103,17 @@ pub enum PlanStep {
     Mail(MailStep),
     /// Pause.
     SleepMs(u64),
-    /// Make cheap tool calls until a hook delivers mail, for at most this long.
+    /// Make cheap tool calls until a hook delivers mail, for at most this long; with `type`
+    /// and `count`, until this session has been delivered `count` messages of that type.
     WaitMail {
         /// The limit.
         timeout_ms: u64,
+        /// The mail type to count (`worker_done`, `merge_ready`, ...).
+        #[serde(rename = "type", default)]
+        mail_type: Option<String>,
+        /// How many messages of `type` the session must have been delivered in all.
+        #[serde(default = "one")]
+        count: usize,
     },
     /// End the turn and wait for the next prompt on stdin.
     WaitPrompt,
@@ -137,6 +149,10 @@ fn status() -> String {
     "status".into()
 }
 
+fn one() -> usize {
+    1
+}
+
 /// Runs `legio sim-agent`.
 pub fn run(args: &SimAgentArgs, ctx: &Ctx<'_>, _out: &mut Printer) -> CliResult {
     let agent = ctx.env.agent_name.clone().unwrap_or_else(|| "sim".into());
@@ -162,6 +178,7 @@ pub fn run(args: &SimAgentArgs, ctx: &Ctx<'_>, _out: &mut Printer) -> CliResult 
         ))
     })?;
     let mut sim = Sim::new(agent, ctx.cwd.clone(), ctx.env.home.clone());
+    sim.hook_log.clone_from(&args.hook_log);
     sim.run(&plan);
     Ok(())
 }
@@ -184,6 +201,9 @@ struct Sim {
     written: Vec<String>,
     identity: Option<BTreeMap<&'static str, String>>,
     mail_seen: usize,
+    /// Messages delivered so far, by mail type.
+    delivered: BTreeMap<String, usize>,
+    hook_log: Option<PathBuf>,
 }
 
 impl Sim {
@@ -217,6 +237,8 @@ impl Sim {
             written: Vec::new(),
             identity: None,
             mail_seen: 0,
+            delivered: BTreeMap::new(),
+            hook_log: None,
         }
     }
 
@@ -285,6 +307,7 @@ impl Sim {
             match r.block {
                 Some(reason) => {
                     self.mail_seen += usize::from(reason.contains("new message"));
+                    self.count_types(&reason);
                     self.log("a Stop hook kept the turn going (new mail)");
                     active = true;
                 }
@@ -299,10 +322,18 @@ impl Sim {
         self.log(format!("session ended ({reason})"));
     }
 
+    /// Counts the messages of an injected mail text by type (`--- From: x (type) ---`).
+    fn count_types(&mut self, text: &str) {
+        for mail_type in text.lines().filter_map(header_type) {
+            *self.delivered.entry(mail_type.to_owned()).or_default() += 1;
+        }
+    }
+
     fn note_mail(&mut self, r: &HookResult) {
         for c in &r.context {
             if c.contains("new message") {
                 self.mail_seen += 1;
+                self.count_types(c);
                 self.log(format!(
                     "mail delivered: {}",
                     c.lines().next().unwrap_or_default()
@@ -410,15 +441,23 @@ impl Sim {
             }
             PlanStep::Mail(m) => self.mail(m),
             PlanStep::SleepMs(ms) => std::thread::sleep(Duration::from_millis(*ms)),
-            PlanStep::WaitMail { timeout_ms } => {
+            PlanStep::WaitMail {
+                timeout_ms,
+                mail_type,
+                count,
+            } => {
                 let before = self.mail_seen;
+                let done = |sim: &Self| match mail_type {
+                    Some(t) => sim.delivered.get(t).copied().unwrap_or(0) >= *count,
+                    None => sim.mail_seen != before,
+                };
                 let deadline = Instant::now() + Duration::from_millis(*timeout_ms);
-                while self.mail_seen == before && Instant::now() < deadline {
+                while !done(self) && Instant::now() < deadline {
                     self.bash("true");
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                if self.mail_seen == before {
-                    self.log("waited for mail; none came");
+                if !done(self) {
+                    self.log("waited for mail; not all of it came");
                 }
             }
             PlanStep::WaitPrompt => {}
@@ -550,6 +589,7 @@ impl Sim {
         let input = payload.to_string();
         let mut result = HookResult::default();
         for command in hook_commands(&self.cwd, event, tool) {
+            let started = Instant::now();
             let Ok(mut child) = Command::new("sh")
                 .args(["-c", &command])
                 .current_dir(&self.cwd)
@@ -567,6 +607,7 @@ impl Sim {
             let Ok(out) = child.wait_with_output() else {
                 continue;
             };
+            self.log_hook_time(event, started.elapsed());
             let stdout = String::from_utf8_lossy(&out.stdout);
             if out.status.code() == Some(2) {
                 result.deny = Some(String::from_utf8_lossy(&out.stderr).trim().to_owned());
@@ -597,6 +638,34 @@ impl Sim {
         }
         result
     }
+}
+
+impl Sim {
+    /// Appends one hook command's wall time to the `--hook-log` file, if any.
+    fn log_hook_time(&self, event: &str, took: Duration) {
+        let Some(dir) = &self.hook_log else { return };
+        let line =
+            json!({ "agent": self.agent, "event": event, "ms": took.as_secs_f64() * 1000.0 });
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{}.jsonl", self.agent)))?;
+            f.write_all(format!("{line}\n").as_bytes())
+        });
+        if let Err(e) = written {
+            self.log(format!(
+                "cannot write the hook log in {}: {e}",
+                dir.display()
+            ));
+        }
+    }
+}
+
+/// The mail type of an injected message's header line `--- From: <sender> (<type>) ---`.
+fn header_type(line: &str) -> Option<&str> {
+    let inner = line.strip_prefix("--- From: ")?.strip_suffix(") ---")?;
+    inner.rsplit_once('(').map(|(_, t)| t)
 }
 
 /// The hook commands of `event` (matching `tool` for tool events) in `.claude/settings.json`
@@ -668,12 +737,20 @@ mod tests {
                 {"mail": {"type": "worker_done", "subject": "done"}},
                 {"sleep_ms": 5},
                 {"wait_mail": {"timeout_ms": 10}},
+                {"wait_mail": {"timeout_ms": 10, "type": "merge_ready", "count": 3}},
                 "wait_prompt",
                 {"exit": 3}
             ], "then": "exit"}"#,
         )
         .unwrap();
-        assert_eq!(plan.steps.len(), 9);
+        assert_eq!(plan.steps.len(), 10);
+        let PlanStep::WaitMail {
+            mail_type, count, ..
+        } = &plan.steps[7]
+        else {
+            panic!("{:?}", plan.steps[7])
+        };
+        assert_eq!((mail_type.as_deref(), *count), (Some("merge_ready"), 3));
         assert_eq!(plan.then, Then::Exit);
         let PlanStep::Mail(m) = &plan.steps[4] else {
             panic!("{:?}", plan.steps[4])
@@ -684,6 +761,22 @@ mod tests {
         );
         assert!(serde_json::from_str::<Plan>(r#"{"steps": [{"wirte": {}}]}"#).is_err());
         assert!(serde_json::from_str::<Plan>(r#"{"stepz": []}"#).is_err());
+    }
+
+    #[test]
+    fn injected_mail_is_counted_by_type() {
+        assert_eq!(
+            header_type("--- From: b-1 (worker_done) ---"),
+            Some("worker_done")
+        );
+        assert_eq!(
+            header_type("--- From: lead [HIGH] (merge_ready) ---"),
+            Some("merge_ready")
+        );
+        assert_eq!(header_type("Subject: (not) ---"), None);
+        let mut sim = Sim::new("lead".into(), PathBuf::from("/tmp"), None);
+        sim.count_types("📬 You have 2 new messages:\n\n--- From: b1 (worker_done) ---\nSubject: x\n\n--- From: b2 (worker_done) ---\n");
+        assert_eq!(sim.delivered.get("worker_done"), Some(&2));
     }
 
     #[test]
