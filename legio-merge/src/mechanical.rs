@@ -239,23 +239,10 @@ fn resolve_additions(merged: &[u8], eol: &[u8]) -> Result<Vec<u8>, Unresolvable>
                         base.len()
                     )));
                 }
-                let prefix = ours
-                    .iter()
-                    .zip(&theirs)
-                    .take_while(|(a, b)| same_line(a, b))
-                    .count();
-                let room = ours.len().min(theirs.len()) - prefix;
-                let suffix = ours
-                    .iter()
-                    .rev()
-                    .zip(theirs.iter().rev())
-                    .take(room)
-                    .take_while(|(a, b)| same_line(a, b))
-                    .count();
-                let kept = ours[..ours.len() - suffix]
-                    .iter()
-                    .chain(&theirs[prefix..theirs.len() - suffix])
-                    .chain(&ours[ours.len() - suffix..]);
+                // Every line of both additions, the target's first: lines the two share at
+                // their edges (a closing `}`, a blank line) are kept twice, since each side's
+                // block needs its own.
+                let kept = ours.iter().chain(&theirs);
                 kept.for_each(|l| push_line(&mut out, l, eol));
             }
         }
@@ -353,13 +340,24 @@ mod tests {
     }
 
     #[test]
-    fn lines_both_added_at_the_edges_are_kept_once() {
+    fn lines_both_sides_added_keep_their_own_edges() {
+        // Each side's block keeps its own opening and closing lines: sharing them would drop
+        // a line of one side (a `}`), and the result would no longer parse.
         let got = keep_both(sides(
             "a\nz\n",
             "a\nfn x() {\nours\n}\nz\n",
             "a\nfn x() {\ntheirs\n}\nz\n",
         ));
-        assert_eq!(text(got), "a\nfn x() {\nours\ntheirs\n}\nz\n");
+        assert_eq!(text(got), "a\nfn x() {\nours\n}\nfn x() {\ntheirs\n}\nz\n");
+        let got = keep_both(sides(
+            "a() {\n  echo a\n}\n",
+            "a() {\n  echo a\n}\n\nb() {\n  echo b\n}\n",
+            "a() {\n  echo a\n}\n\nc() {\n  echo c\n}\n",
+        ));
+        assert_eq!(
+            text(got),
+            "a() {\n  echo a\n}\n\nb() {\n  echo b\n}\n\nc() {\n  echo c\n}\n"
+        );
     }
 
     #[test]
