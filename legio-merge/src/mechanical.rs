@@ -190,10 +190,6 @@ fn line_ending(text: &[u8]) -> &'static [u8] {
     if crlf * 2 > lf { b"\r\n" } else { b"\n" }
 }
 
-fn same_line(a: &[u8], b: &[u8]) -> bool {
-    a.strip_suffix(b"\n").unwrap_or(a) == b.strip_suffix(b"\n").unwrap_or(b)
-}
-
 /// Resolves a text file whose conflict hunks are all "both sides added lines here": both
 /// additions are kept, the target's first.
 pub fn keep_both(sides: Sides<'_>) -> Result<Vec<u8>, Unresolvable> {
