@@ -128,7 +128,14 @@ pub(crate) fn query_sql(q: &EventQuery) -> (String, Vec<Value>) {
         values.push(Value::Text(run.clone()));
     }
     if let Some(t) = q.event_type {
-        terms.push("event_type = ?".into());
+        // With agents named, the agent index must lead: an agent's events are few, while the
+        // type index would have the planner walk every event of that type (all agents) in
+        // time order looking for this agent's (`+` keeps the type term off any index).
+        terms.push(if q.agents.is_empty() {
+            "event_type = ?".into()
+        } else {
+            "+event_type = ?".into()
+        });
         values.push(Value::Text(t.as_str().to_owned()));
     }
     if let Some(level) = q.level {
@@ -350,6 +357,16 @@ mod tests {
             })),
         );
         assert_reads_index(&by_agent, "idx_events_agent_time");
+        // One agent's tool calls (inspect): its own events, not every tool call of the fleet.
+        let agent_tools = plan(
+            &store,
+            query_sql(&page(EventQuery {
+                agents: vec!["builder-1".into()],
+                event_type: Some(EventType::ToolStart),
+                ..EventQuery::default()
+            })),
+        );
+        assert_reads_index(&agent_tools, "idx_events_agent_time");
         let by_run = plan(
             &store,
             query_sql(&page(EventQuery {
