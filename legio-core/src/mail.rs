@@ -170,34 +170,11 @@ pub fn injection_text(messages: &[MailMessage]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::agent::AgentState;
     use crate::domain::mail::{Audience, MailType};
-    use crate::names::AgentName;
     use crate::time::Timestamp;
 
     fn session(name: &str, cap: Capability) -> AgentSession {
-        AgentSession {
-            id: format!("session-1-{name}"),
-            agent_name: AgentName::new(name).unwrap(),
-            capability: cap,
-            worktree_path: String::new(),
-            branch_name: String::new(),
-            bead_id: String::new(),
-            tmux_session: String::new(),
-            state: AgentState::Working,
-            pid: None,
-            parent_agent: None,
-            depth: 0,
-            run_id: None,
-            started_at: Timestamp::from_millis(0),
-            last_activity: Timestamp::from_millis(0),
-            escalation_level: 0,
-            stalled_since: None,
-            terminal_log_path: None,
-            runtime: "script".into(),
-            file_scope: vec![],
-            spec_path: None,
-        }
+        AgentSession::example(name, cap)
     }
 
     fn message(id: &str, priority: Priority, mail_type: MailType) -> MailMessage {

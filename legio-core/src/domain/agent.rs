@@ -156,6 +156,36 @@ pub struct AgentSession {
     pub spec_path: Option<String>,
 }
 
+#[cfg(test)]
+impl AgentSession {
+    /// A working agent with nothing else known (no worktree, branch, task, pid or parent),
+    /// for unit tests to adjust with struct update syntax.
+    pub(crate) fn example(name: &str, capability: Capability) -> Self {
+        Self {
+            id: format!("session-1-{name}"),
+            agent_name: AgentName::new(name).expect("a valid agent name in a test"),
+            capability,
+            worktree_path: String::new(),
+            branch_name: String::new(),
+            bead_id: String::new(),
+            tmux_session: String::new(),
+            state: AgentState::Working,
+            pid: None,
+            parent_agent: None,
+            depth: 0,
+            run_id: None,
+            started_at: Timestamp::from_millis(0),
+            last_activity: Timestamp::from_millis(0),
+            escalation_level: 0,
+            stalled_since: None,
+            terminal_log_path: None,
+            runtime: "script".into(),
+            file_scope: vec![],
+            spec_path: None,
+        }
+    }
+}
+
 impl AgentSession {
     /// The task id, when the row has one that is valid.
     pub fn task(&self) -> Option<TaskId> {

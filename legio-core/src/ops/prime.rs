@@ -166,32 +166,18 @@ pub fn orchestrator_context(c: &OrchestratorContext<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::agent::AgentState;
-    use crate::names::AgentName;
     use crate::time::Timestamp;
 
     fn session() -> AgentSession {
         AgentSession {
-            id: "session-1-b1".into(),
-            agent_name: AgentName::new("b1").unwrap(),
-            capability: Capability::Builder,
             worktree_path: "/p/.legio/worktrees/b1".into(),
             branch_name: "legio/b1/t-1".into(),
             bead_id: "t-1".into(),
             tmux_session: "legio-p-b1".into(),
-            state: AgentState::Working,
             pid: Some(4),
-            parent_agent: None,
-            depth: 0,
-            run_id: None,
-            started_at: Timestamp::from_millis(0),
-            last_activity: Timestamp::from_millis(0),
-            escalation_level: 0,
-            stalled_since: None,
-            terminal_log_path: None,
             runtime: "claude".into(),
             file_scope: vec!["src/a.rs".into()],
-            spec_path: None,
+            ..AgentSession::example("b1", Capability::Builder)
         }
     }
 

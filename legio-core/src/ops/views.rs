@@ -520,28 +520,9 @@ mod tests {
     }
 
     fn session(name: &str, task: &str) -> AgentSession {
-        use crate::domain::agent::{AgentState, Capability};
         AgentSession {
-            id: format!("session-1-{name}"),
-            agent_name: AgentName::new(name).unwrap(),
-            capability: Capability::Builder,
-            worktree_path: String::new(),
-            branch_name: String::new(),
             bead_id: task.into(),
-            tmux_session: String::new(),
-            state: AgentState::Working,
-            pid: None,
-            parent_agent: None,
-            depth: 0,
-            run_id: None,
-            started_at: Timestamp::from_millis(0),
-            last_activity: Timestamp::from_millis(0),
-            escalation_level: 0,
-            stalled_since: None,
-            terminal_log_path: None,
-            runtime: "script".into(),
-            file_scope: vec![],
-            spec_path: None,
+            ..AgentSession::example(name, crate::domain::agent::Capability::Builder)
         }
     }
 

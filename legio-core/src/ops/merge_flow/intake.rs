@@ -396,26 +396,13 @@ mod tests {
 
     fn session(name: &str, role: Capability, parent: Option<&str>, branch: &str) -> AgentSession {
         AgentSession {
-            id: format!("session-1-{name}"),
-            agent_name: AgentName::new(name).unwrap(),
-            capability: role,
             worktree_path: format!("/p/.legio/worktrees/{name}"),
             branch_name: branch.into(),
             bead_id: "t-1".into(),
             tmux_session: format!("legio-p-{name}"),
-            state: AgentState::Working,
-            pid: None,
             parent_agent: parent.map(|p| AgentName::new(p).unwrap()),
             depth: 1,
-            run_id: None,
-            started_at: Timestamp::from_millis(0),
-            last_activity: Timestamp::from_millis(0),
-            escalation_level: 0,
-            stalled_since: None,
-            terminal_log_path: None,
-            runtime: "script".into(),
-            file_scope: vec![],
-            spec_path: None,
+            ..AgentSession::example(name, role)
         }
     }
 
