@@ -42,6 +42,9 @@ pub struct Env {
     pub fixed_now: Option<String>,
     /// The process runs as root (uid 0; read from `/proc/self`, not a variable).
     pub running_as_root: bool,
+    /// The directory for temporary files (`$TMPDIR`, else `/tmp`), where `legio demo` makes
+    /// its scratch directory.
+    pub temp_dir: PathBuf,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -83,6 +86,7 @@ impl Env {
             fixed_now: non_empty("LEGIO_TEST_NOW"),
             running_as_root: std::fs::metadata("/proc/self")
                 .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0),
+            temp_dir: std::env::temp_dir(),
         }
     }
 }

@@ -174,7 +174,10 @@ impl Scratch {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let root = std::env::temp_dir().join(format!("legio-demo-{}-{stamp}", std::process::id()));
+        let root = ctx
+            .env
+            .temp_dir
+            .join(format!("legio-demo-{}-{stamp}", std::process::id()));
         std::fs::create_dir(&root).map_err(|e| {
             CliError::failure(format!("cannot create {}: {e}", root.display()))
                 .hint("give an empty directory with --dir DIR")
