@@ -34,6 +34,8 @@ pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
 pub struct Printer {
     json: bool,
     quiet: bool,
+    /// Whether anything was written to stdout (a JSON error then stays off it).
+    wrote_out: bool,
     out: anstream::AutoStream<io::Stdout>,
     err: anstream::AutoStream<io::Stderr>,
 }
@@ -45,6 +47,7 @@ impl Printer {
         Self {
             json,
             quiet,
+            wrote_out: false,
             out: anstream::AutoStream::new(io::stdout(), choice),
             err: anstream::AutoStream::new(io::stderr(), choice),
         }
@@ -57,12 +60,14 @@ impl Printer {
 
     /// Writes `text` and a newline to stdout (the command's result).
     pub fn line(&mut self, text: impl AsRef<str>) {
+        self.wrote_out = true;
         let out = &mut self.out;
         guard(writeln!(out, "{}", text.as_ref()));
     }
 
     /// Writes `text` verbatim to stdout (no newline added).
     pub fn raw(&mut self, text: &str) {
+        self.wrote_out = true;
         guard(self.out.write_all(text.as_bytes()));
         guard(self.out.flush());
     }
@@ -109,7 +114,21 @@ impl Printer {
     }
 
     /// Prints a failed command's error and hints on stderr.
+    ///
+    /// With `--json`, when the command printed nothing yet, stdout also gets the error as one
+    /// JSON document (`{"error", "hints", "exitCode"}`), so a script reading stdout always
+    /// gets JSON; a command that already printed its document (e.g. a merge with failed
+    /// entries) keeps it as the only one.
     pub fn error(&mut self, e: &CliError) {
+        if self.json && !self.wrote_out {
+            let doc = serde_json::json!({
+                "error": e.message,
+                "hints": e.hints,
+                "exitCode": e.code,
+            });
+            self.line(doc.to_string());
+            self.flush();
+        }
         let err = &mut self.err;
         guard(writeln!(
             err,

@@ -228,6 +228,23 @@ fn tasks_move_through_their_life() {
         p.fails(&["task", "show", "../x"], 2)
             .contains("invalid task id")
     );
+    // With --json a failure is also one JSON document on stdout, beside the text on stderr.
+    let out = p.run(&["--json", "task", "show", "repo-zzzzzz"], &[], None);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        doc["error"].as_str().unwrap().contains("not found"),
+        "{doc}"
+    );
+    assert_eq!(doc["exitCode"], 1);
+    assert!(
+        doc["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("legio task list"),
+        "{doc}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     assert!(
         p.fails(&["task", "update", &b_id, "--status", "closed"], 2)
             .contains("legio task close")
