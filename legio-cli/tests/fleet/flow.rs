@@ -112,7 +112,14 @@ fn three_builders(backend: Backend) -> Fleet {
     assert_eq!(agent(&status, "b3")["state"], "idle");
     assert_eq!(agent(&status, "b3")["sessionState"], "running");
     assert_eq!(agent(&status, "b3")["runtime"], "script");
-    assert_eq!(status["worktrees"].as_array().unwrap().len(), 3);
+    let paths: Vec<&str> = status["worktrees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 3);
+    assert!(paths.is_sorted(), "worktrees by path: {paths:?}");
     assert_eq!(status["unreadMail"]["orchestrator"], 2);
     assert_eq!(f.row("b3").unwrap(), before, "status only reads");
     let text = f.ok(&["status"]);

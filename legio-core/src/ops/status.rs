@@ -223,11 +223,13 @@ pub fn snapshot(src: &StatusSources<'_>, all: bool) -> FleetStatus {
     };
 
     let worktrees_dir = canonical(src.worktrees_dir);
-    let agent_worktrees: Vec<(PathBuf, &crate::ports::Worktree)> = worktrees
+    let mut agent_worktrees: Vec<(PathBuf, &crate::ports::Worktree)> = worktrees
         .iter()
         .map(|w| (canonical(&w.path), w))
         .filter(|(c, w)| c.starts_with(&worktrees_dir) || w.branch.starts_with(AGENT_BRANCH_PREFIX))
         .collect();
+    // git lists worktrees in no particular order; show them by path.
+    agent_worktrees.sort_by(|a, b| a.0.cmp(&b.0));
     let row_paths: Vec<PathBuf> = rows
         .iter()
         .map(|r| canonical(Path::new(&r.worktree_path)))
