@@ -14,6 +14,8 @@ const COLUMNS: &str = "160";
 const ROWS: &str = "50";
 /// How often the screen is polled while waiting.
 const POLL: Duration = Duration::from_millis(50);
+/// How long a screen must stay unchanged before a key is pressed into a dialog.
+const STEADY: Duration = Duration::from_millis(1500);
 
 /// Whether a screen capture shows claude's interactive prompt empty and waiting for input: a
 /// line that is only the prompt mark `❯` (followed by a no-break space, which tmux keeps) and no
@@ -142,8 +144,9 @@ impl TmuxClaude {
 
     /// Answers the dialog on screen with `option` (its text as drawn): moves the `❯` cursor
     /// down to it, then presses Enter, and returns the first screen without the dialog. The
-    /// cursor is checked again before every key: on a loaded machine the dialog can be drawn
-    /// anew, cursor back on its first answer, after a Down already took effect. Fails the test
+    /// cursor is checked again before every key, and a key is pressed only into a screen that
+    /// stayed the same for [`STEADY`]: on a loaded machine the dialog can be drawn anew,
+    /// cursor back on its first answer, after a Down already took effect. Fails the test
     /// with the last screen after `timeout`, or when claude exits.
     pub fn choose(&self, option: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
@@ -158,6 +161,13 @@ impl TmuxClaude {
                 "could not answer {option:?} within {} s; the screen shows:\n{screen}",
                 timeout.as_secs()
             );
+            // Only press into a dialog that has stopped changing: while claude starts it can
+            // draw the dialog again with the cursor back on its first answer, and an Enter
+            // meant for "Yes" would then answer "No".
+            thread::sleep(STEADY);
+            if self.screen() != screen {
+                continue;
+            }
             let key = if screen.contains(&selected) {
                 "Enter"
             } else {
