@@ -151,7 +151,13 @@ pub(super) enum CallError {
 impl CallError {
     fn classify(stderr: &str) -> Self {
         let message = stderr.trim();
-        if message.starts_with("no server running") || message.starts_with("error connecting to") {
+        // A server that exits while answering (its last session just ended, in a server
+        // legio did not start) says "server exited unexpectedly": it is gone all the same.
+        if message.starts_with("no server running")
+            || message.starts_with("error connecting to")
+            || message.contains("server exited unexpectedly")
+            || message.starts_with("lost server")
+        {
             Self::NoServer
         } else if message.contains("can't find session")
             || message.contains("can't find pane")
@@ -303,6 +309,10 @@ mod tests {
         ));
         assert!(matches!(
             CallError::classify("error connecting to /tmp/tmux-0/x (No such file or directory)"),
+            CallError::NoServer
+        ));
+        assert!(matches!(
+            CallError::classify("server exited unexpectedly\n"),
             CallError::NoServer
         ));
         assert!(matches!(
